@@ -1,0 +1,82 @@
+// The resolved configuration of a run. Precedence, lowest first: built-in defaults (lmnt's
+// values, the same as configs/base.yaml) < the YAML file < each `--set key=value`.
+// Leaf names follow lmnt-com/diffwave's params.py where it has one. No LibTorch here.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace diffwave {
+
+// A beta schedule, written either as an explicit list or as {linear: {start, end, steps}}.
+struct BetaSchedule {
+  std::vector<double> betas;
+  struct Linear {
+    double start = 0, end = 0;
+    int steps = 0;
+  };
+  std::optional<Linear> linear;  // kept so the resolved config prints as it was written
+
+  static BetaSchedule make_linear(double start, double end, int steps);
+};
+
+struct AudioConfig {
+  int sample_rate = 22050;
+  int n_fft = 1024;
+  std::optional<int> win_length;  // unset: 4 * hop_samples (lmnt)
+  int hop_samples = 256;
+  int n_mels = 80;
+  double f_min = 20.0;
+  std::optional<double> f_max;  // unset: sample_rate / 2 (lmnt)
+
+  int resolved_win_length() const { return win_length ? *win_length : 4 * hop_samples; }
+  double resolved_f_max() const { return f_max ? *f_max : sample_rate / 2.0; }
+};
+
+struct ModelConfig {
+  int residual_channels = 64;
+  int residual_layers = 30;
+  int dilation_cycle_length = 10;
+  bool unconditional = false;
+  std::vector<int> upsample_factors{16, 16};  // their product must equal audio.hop_samples
+};
+
+struct DiffusionConfig {
+  BetaSchedule noise_schedule = BetaSchedule::make_linear(1e-4, 0.05, 50);
+  BetaSchedule inference_noise_schedule{{1e-4, 1e-3, 1e-2, 5e-2, 2e-1, 5e-1}, std::nullopt};
+  std::string loss = "l1";  // l1 (lmnt) or l2 (the paper)
+};
+
+struct TrainConfig {
+  int batch_size = 16;  // global batch, over all ranks (as in lmnt)
+  double learning_rate = 2e-4;
+  double max_grad_norm = 1e9;
+  int crop_mel_frames = 62;
+  int audio_len = 22050 * 5;  // unconditional crop / sample length in samples
+  long long seed = 1234;
+};
+
+struct Config {
+  AudioConfig audio;
+  ModelConfig model;
+  DiffusionConfig diffusion;
+  TrainConfig train;
+
+  // Where each key's value came from ("default", a file path, or "--set"), for error messages.
+  std::map<std::string, std::string> origin;
+
+  // Loads `path` (empty: defaults only) and applies `overrides` ("key=value", value in YAML).
+  // Throws ConfigError naming the key and its origin on an unknown key or a wrong type.
+  static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
+  // Parses a YAML document, as stored in a checkpoint, with the same checks.
+  static Config from_yaml(const std::string& text, const std::string& source_name);
+
+  // Checks values against each other; world_size > 0 also checks the batch splits evenly.
+  void validate(int world_size = 1) const;
+
+  std::string to_yaml() const;
+  std::string origin_of(const std::string& key) const;
+};
+
+}  // namespace diffwave

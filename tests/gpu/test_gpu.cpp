@@ -1,0 +1,53 @@
+// CUDA paths against the CPU ones. Skipped (not failed) where no GPU is visible.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "audio/mel.h"
+#include "common/config.h"
+#include "diffusion/diffusion.h"
+
+using namespace diffwave;
+
+// A macro, not a function: GTEST_SKIP must return from the test body itself.
+#define REQUIRE_GPU() \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device visible"
+
+TEST(Gpu, ModelForwardAndBackwardMatchCpu) {
+  REQUIRE_GPU();
+  torch::manual_seed(0);
+  DiffWaveOptions o;
+  o.residual_channels = 16;
+  o.residual_layers = 6;
+  o.dilation_cycle_length = 3;
+  DiffWave cpu(o);
+  for (auto& p : cpu->parameters()) p.data().add_(0.05 * torch::randn_like(p));
+  DiffWave gpu(o);
+  {
+    torch::NoGradGuard g;
+    auto src = cpu->parameters();
+    auto dst = gpu->parameters();
+    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
+  }
+  gpu->to(torch::kCUDA);
+  auto audio = torch::rand({2, 2048}) * 2 - 1;
+  auto mel = torch::rand({2, 80, 8});
+  auto t = torch::tensor({3, 40});
+  auto noise = torch::randn({2, 2048});
+  auto level = noise_levels(NoiseSchedule(Config{}.diffusion.noise_schedule.betas));
+  auto loss_cpu = diffusion_loss(cpu, audio, mel, t, noise, level, LossKind::l1);
+  auto loss_gpu = diffusion_loss(gpu, audio.cuda(), mel.cuda(), t.cuda(), noise.cuda(), level, LossKind::l1);
+  EXPECT_NEAR(loss_cpu.item<double>(), loss_gpu.item<double>(), 1e-4);
+  loss_cpu.backward();
+  loss_gpu.backward();
+  auto gc = cpu->parameters();
+  auto gg = gpu->parameters();
+  for (size_t i = 0; i < gc.size(); ++i)
+    EXPECT_TRUE(torch::allclose(gg[i].grad().cpu(), gc[i].grad(), 1e-3, 1e-5)) << i;
+}
+
+TEST(Gpu, MelMatchesCpu) {
+  REQUIRE_GPU();
+  MelSpectrogram mel(AudioConfig{}, torch::kCUDA);
+  auto audio = torch::rand({2, 22050}) * 2 - 1;
+  EXPECT_TRUE(torch::allclose(mel(audio.cuda()).cpu(), mel(audio), 0, 1e-4));
+}

@@ -1,0 +1,77 @@
+#include "support/fixtures.h"
+
+#include <cstdio>
+#include <set>
+#include <sys/wait.h>
+
+namespace diffwave::test {
+
+std::string source_path(const std::string& relative) { return std::string(DIFFWAVE_SOURCE_DIR) + "/" + relative; }
+std::string bin_path(const std::string& program) { return std::string(DIFFWAVE_BIN_DIR) + "/" + program; }
+
+torch::Tensor read_tensor(const H5File& file, const std::string& dataset) {
+  std::vector<int64_t> shape;
+  auto data = file.read_float(dataset, &shape);
+  return torch::from_blob(data.data(), shape, torch::kFloat).clone();
+}
+
+torch::Tensor read_long_tensor(const H5File& file, const std::string& dataset) {
+  std::vector<int64_t> shape;
+  auto data = file.read_int64(dataset, &shape);
+  return torch::from_blob(data.data(), shape, torch::kLong).clone();
+}
+
+void load_parameters(DiffWave& model, const H5File& file, const std::string& group) {
+  torch::NoGradGuard no_grad;
+  std::set<std::string> unused;
+  for (const auto& name : file.members(group)) unused.insert(name);
+  for (auto& item : model->named_parameters()) {
+    const auto dataset = group + "/" + item.key();
+    ASSERT_TRUE(file.exists(dataset)) << "fixture lacks parameter " << item.key();
+    auto value = read_tensor(file, dataset);
+    ASSERT_EQ(value.sizes(), item.value().sizes()) << "shape of " << item.key();
+    item.value().copy_(value);
+    unused.erase(item.key());
+  }
+  EXPECT_TRUE(unused.empty()) << "fixture has " << unused.size() << " tensors our model lacks, e.g. "
+                              << (unused.empty() ? "" : *unused.begin());
+}
+
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
+  auto a = actual.to(torch::kDouble).cpu(), e = expected.to(torch::kDouble).cpu();
+  const double scale = e.abs().max().item<double>();
+  const double err = (a - e).abs().max().item<double>();
+  return scale > 0 ? err / scale : err;
+}
+
+::testing::AssertionResult RelativelyClose(const torch::Tensor& actual, const torch::Tensor& expected, double rtol) {
+  if (actual.sizes() != expected.sizes())
+    return ::testing::AssertionFailure() << "shape " << actual.sizes() << " != " << expected.sizes();
+  const double err = relative_error(actual, expected);
+  std::printf("[ measured ] relative error %.3g (bound %.3g)\n", err, rtol);
+  if (err <= rtol) return ::testing::AssertionSuccess() << "relative error " << err;
+  return ::testing::AssertionFailure() << "relative error " << err << " > " << rtol;
+}
+
+::testing::AssertionResult AbsolutelyClose(const torch::Tensor& actual, const torch::Tensor& expected, double atol) {
+  if (actual.sizes() != expected.sizes())
+    return ::testing::AssertionFailure() << "shape " << actual.sizes() << " != " << expected.sizes();
+  const double err = (actual.to(torch::kDouble).cpu() - expected.to(torch::kDouble).cpu()).abs().max().item<double>();
+  std::printf("[ measured ] max abs error %.3g (bound %.3g)\n", err, atol);
+  if (err <= atol) return ::testing::AssertionSuccess() << "max abs error " << err;
+  return ::testing::AssertionFailure() << "max abs error " << err << " > " << atol;
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult result{-1, ""};
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  const int status = pclose(pipe);
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+}  // namespace diffwave::test

@@ -1,0 +1,36 @@
+// Helpers shared by the test suites: paths into the source tree, tensors from HDF5 fixtures,
+// and tolerance checks that report the error they measured.
+#pragma once
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <string>
+
+#include "data/h5_file.h"
+#include "model/diffwave.h"
+
+namespace diffwave::test {
+
+std::string source_path(const std::string& relative);  // relative to the repository root
+std::string bin_path(const std::string& program);       // build/bin/<program>
+
+torch::Tensor read_tensor(const H5File& file, const std::string& dataset);        // float32
+torch::Tensor read_long_tensor(const H5File& file, const std::string& dataset);   // int64
+
+// Copies every parameter of `model` from datasets `<group>/<state-dict name>`; fails on a
+// missing or mis-shaped one, and on datasets that match no parameter.
+void load_parameters(DiffWave& model, const H5File& file, const std::string& group);
+
+// max |actual - expected| / max |expected|: the relative error the tolerances refer to.
+double relative_error(const torch::Tensor& actual, const torch::Tensor& expected);
+::testing::AssertionResult RelativelyClose(const torch::Tensor& actual, const torch::Tensor& expected, double rtol);
+::testing::AssertionResult AbsolutelyClose(const torch::Tensor& actual, const torch::Tensor& expected, double atol);
+
+// Runs a shell command, returning its exit status and combined stdout/stderr.
+struct CommandResult {
+  int status;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
+}  // namespace diffwave::test
