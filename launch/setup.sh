@@ -32,6 +32,7 @@ diffwave_debian_needs() {
     "command -v h5cc || test -n \"\${HDF5_ROOT:-}\${HDF5_DIR:-}\":libhdf5-dev"
     "pkg-config --exists sndfile:libsndfile1-dev"
     "pkg-config --exists soxr:libsoxr-dev"
+    "test -f /usr/include/png.h:libpng-dev"
     "test -f /usr/include/fmt/format.h || test -n \"\${fmt_DIR:-}\":libfmt-dev"
     "test -d /usr/include/yaml-cpp || test -n \"\${yaml-cpp_DIR:-}\":libyaml-cpp-dev"
     "test -f /usr/include/CLI/CLI.hpp || test -n \"\${CLI11_DIR:-}\":libcli11-dev"
