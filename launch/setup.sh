@@ -108,9 +108,11 @@ diffwave_setup() {
 diffwave_build() {
   local gen=()
   command -v ninja >/dev/null && [ ! -f "$DIFFWAVE_BUILD_DIR/Makefile" ] && gen=(-G Ninja)
+  local log=$DIFFWAVE_BUILD_DIR/configure.log
+  mkdir -p "$DIFFWAVE_BUILD_DIR"
   cmake -S "$DIFFWAVE_ROOT" -B "$DIFFWAVE_BUILD_DIR" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release \
-    "-DCMAKE_PREFIX_PATH=$DIFFWAVE_TORCH_PREFIX${CMAKE_PREFIX_PATH:+;$CMAKE_PREFIX_PATH}" "$@" >"$DIFFWAVE_BUILD_DIR.configure.log" 2>&1 ||
-    { cat "$DIFFWAVE_BUILD_DIR.configure.log" >&2; diffwave_die "cmake configure failed (log above)"; }
-  grep -E "^-- diffwave:|^-- NCCL:" "$DIFFWAVE_BUILD_DIR.configure.log" >&2 || true
+    "-DCMAKE_PREFIX_PATH=$DIFFWAVE_TORCH_PREFIX${CMAKE_PREFIX_PATH:+;$CMAKE_PREFIX_PATH}" "$@" >"$log" 2>&1 ||
+    { cat "$log" >&2; diffwave_die "cmake configure failed (log above)"; }
+  grep -E "^-- diffwave:|^-- NCCL:" "$log" >&2 || true
   cmake --build "$DIFFWAVE_BUILD_DIR" -j "$(nproc)" || diffwave_die "build failed"
 }
