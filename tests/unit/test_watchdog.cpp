@@ -1,0 +1,60 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "dist/watchdog.h"
+
+using namespace diffwave;
+
+namespace {
+std::string fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / ("diffwave_watchdog_" + name + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
+}  // namespace
+
+TEST(Watchdog, CompletedCollectivesNeverFire) {
+  std::atomic<int> fired{0};
+  Watchdog w(fresh_dir("ok"), 0, 1, 0.3, [&](const std::string&) { ++fired; });
+  for (int i = 0; i < 5; ++i) {
+    Watchdog::Scope s(&w, "allreduce", 64);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(fired.load(), 0);
+}
+
+TEST(Watchdog, StallFiresOnceAndNamesTheRankBehind) {
+  auto dir = fresh_dir("stall");
+  std::atomic<int> fired{0};
+  std::string report;
+  // Rank 1 reaches collective #1 and stops there (as a SIGSTOPped rank would).
+  Watchdog r1(dir, 1, 2, 100.0, [](const std::string&) {});
+  r1.begin("allreduce bucket 0", 4096);
+  r1.end();
+  Watchdog r0(dir, 0, 2, 0.4, [&](const std::string& r) {
+    report = r;
+    ++fired;
+  });
+  r0.begin("allreduce bucket 0", 4096);
+  r0.end();
+  r0.begin("allreduce bucket 1", 1024);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(fired.load(), 1);
+  EXPECT_NE(report.find("allreduce bucket 1"), std::string::npos) << report;
+  EXPECT_NE(report.find("rank 1 (at #1"), std::string::npos) << report;
+  r0.end();
+}
+
+TEST(Watchdog, MissingHeartbeatIsReported) {
+  Watchdog w(fresh_dir("missing"), 0, 3, 100.0, [](const std::string&) {});
+  w.begin("broadcast parameters", 10);
+  auto r = w.report();
+  EXPECT_NE(r.find("rank 1 (no heartbeat)"), std::string::npos) << r;
+  EXPECT_NE(r.find("rank 2 (no heartbeat)"), std::string::npos) << r;
+  w.end();
+}
