@@ -1,0 +1,47 @@
+// The optimizer and the weight average of training.
+// Adam with PyTorch's update arithmetic (lmnt trains with torch.optim.Adam, default betas), its
+// state held as plain tensors so checkpoints can store and restore it exactly.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <vector>
+
+namespace diffwave {
+
+struct AdamOptions {
+  double lr = 2e-4, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+};
+
+class Adam {
+ public:
+  Adam(std::vector<at::Tensor> params, AdamOptions options);
+  // One update from the parameters' .grad(); parameters without a gradient are left alone.
+  void step();
+  void set_lr(double lr) { options_.lr = lr; }
+  double lr() const { return options_.lr; }
+
+  int64_t steps() const { return step_; }
+  void set_steps(int64_t s) { step_ = s; }
+  std::vector<at::Tensor>& exp_avg() { return exp_avg_; }
+  std::vector<at::Tensor>& exp_avg_sq() { return exp_avg_sq_; }
+
+ private:
+  std::vector<at::Tensor> params_, exp_avg_, exp_avg_sq_;
+  AdamOptions options_;
+  int64_t step_ = 0;
+};
+
+// Exponential moving average of the weights: ema = decay * ema + (1 - decay) * param.
+class Ema {
+ public:
+  Ema(const std::vector<at::Tensor>& params, double decay);
+  void update(const std::vector<at::Tensor>& params);
+  std::vector<at::Tensor>& weights() { return weights_; }
+  double decay() const { return decay_; }
+
+ private:
+  std::vector<at::Tensor> weights_;
+  double decay_;
+};
+
+}  // namespace diffwave
