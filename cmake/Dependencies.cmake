@@ -15,6 +15,8 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
+find_package(ZLIB REQUIRED)  # CRC-32 of checkpoint data
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 of shards (libcrypto EVP)
 find_package(PNG REQUIRED)  # TensorBoard image summaries are PNG-encoded
 
 # CUDA: enabled when a toolkit is present (no GPU is needed to compile and link).

@@ -33,6 +33,8 @@ diffwave_debian_needs() {
     "pkg-config --exists sndfile:libsndfile1-dev"
     "pkg-config --exists soxr:libsoxr-dev"
     "test -f /usr/include/png.h:libpng-dev"
+    "test -f /usr/include/zlib.h:zlib1g-dev"
+    "test -f /usr/include/openssl/evp.h || test -n \"\${OPENSSL_ROOT_DIR:-}\":libssl-dev"
     "test -f /usr/include/fmt/format.h || test -n \"\${fmt_DIR:-}\":libfmt-dev"
     "test -d /usr/include/yaml-cpp || test -n \"\${yaml-cpp_DIR:-}\":libyaml-cpp-dev"
     "test -f /usr/include/CLI/CLI.hpp || test -n \"\${CLI11_DIR:-}\":libcli11-dev"

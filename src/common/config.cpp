@@ -49,6 +49,29 @@ void visit_fields(Config& c, V&& v) {
   v("train.crop_mel_frames", c.train.crop_mel_frames);
   v("train.audio_len", c.train.audio_len);
   v("train.seed", c.train.seed);
+  v("train.max_steps", c.train.max_steps);
+  v("train.checkpoint_interval", c.train.checkpoint_interval);
+  v("train.keep_checkpoints", c.train.keep_checkpoints);
+  v("train.log_interval", c.train.log_interval);
+  v("train.validation_interval", c.train.validation_interval);
+  v("train.validation_items", c.train.validation_items);
+  v("train.audio_interval", c.train.audio_interval);
+  v("train.ema_decay", c.train.ema_decay);
+  v("train.grad_accumulation", c.train.grad_accumulation);
+  v("train.bucket_cap_mb", c.train.bucket_cap_mb);
+  v("train.lr_warmup_steps", c.train.lr_warmup_steps);
+  v("train.lr_decay", c.train.lr_decay);
+  v("train.lr_min", c.train.lr_min);
+  v("train.precision", c.train.precision);
+  v("train.max_nonfinite_steps", c.train.max_nonfinite_steps);
+  v("train.comm_timeout", c.train.comm_timeout);
+  v("train.max_time", c.train.max_time);
+  v("train.device", c.train.device);
+  v("prep.validation_fraction", c.prep.validation_fraction);
+  v("prep.min_frames", c.prep.min_frames);
+  v("prep.shard_hours", c.prep.shard_hours);
+  v("prep.audio_dtype", c.prep.audio_dtype);
+  v("prep.compression", c.prep.compression);
 }
 
 std::set<std::string> known_keys() {
@@ -190,7 +213,7 @@ void emit(YAML::Emitter& out, const BetaSchedule& s) {
 Config from_node(const YAML::Node& root, const std::string& source,
                  const std::set<std::string>& overridden) {
   if (root && !root.IsNull() && !root.IsMap())
-    throw ConfigError(fmt::format("{}: expected a map of sections (audio, model, diffusion, train)", source));
+    throw ConfigError(fmt::format("{}: expected a map of sections (audio, model, diffusion, train, prep)", source));
   // Unknown sections or keys are errors: a typo must not silently fall back to a default.
   const auto known = known_keys();
   if (root.IsMap()) {
@@ -332,6 +355,40 @@ void Config::validate(int world_size) const {
   if (!(t.max_grad_norm > 0)) fail("train.max_grad_norm", "must be positive");
   if (t.crop_mel_frames <= 0) fail("train.crop_mel_frames", "must be positive");
   if (t.audio_len <= 0) fail("train.audio_len", "must be positive");
+  if (t.max_steps < 0) fail("train.max_steps", "must be >= 0");
+  for (auto [key, value] : {std::pair{"train.checkpoint_interval", t.checkpoint_interval},
+                            {"train.keep_checkpoints", t.keep_checkpoints}, {"train.log_interval", t.log_interval},
+                            {"train.grad_accumulation", t.grad_accumulation},
+                            {"train.max_nonfinite_steps", t.max_nonfinite_steps}})
+    if (value <= 0) fail(key, "must be positive");
+  for (auto [key, value] : {std::pair{"train.validation_interval", t.validation_interval},
+                            {"train.validation_items", t.validation_items}, {"train.audio_interval", t.audio_interval},
+                            {"train.lr_warmup_steps", t.lr_warmup_steps}})
+    if (value < 0) fail(key, "must be >= 0");
+  if (!(t.ema_decay >= 0.0 && t.ema_decay < 1.0)) fail("train.ema_decay", "must be in [0, 1)");
+  if (!(t.bucket_cap_mb > 0)) fail("train.bucket_cap_mb", "must be positive");
+  if (!(t.comm_timeout > 0)) fail("train.comm_timeout", "must be positive (seconds)");
+  if (t.max_time < 0) fail("train.max_time", "must be >= 0 (seconds; 0 means no limit)");
+  if (t.lr_decay != "constant" && t.lr_decay != "linear" && t.lr_decay != "cosine")
+    fail("train.lr_decay", fmt::format("is '{}', expected constant, linear or cosine", t.lr_decay));
+  if (!(t.lr_min >= 0 && t.lr_min <= t.learning_rate)) fail("train.lr_min", "must be in [0, learning_rate]");
+  if (t.precision != "fp32" && t.precision != "bf16")
+    fail("train.precision", fmt::format("is '{}', expected fp32 or bf16", t.precision));
+  if (t.device != "auto" && t.device != "cuda" && t.device != "cpu")
+    fail("train.device", fmt::format("is '{}', expected auto, cuda or cpu", t.device));
+  if (world_size > 0 && (t.batch_size / world_size) % t.grad_accumulation != 0)
+    fail("train.grad_accumulation", fmt::format("= {} does not divide the per-rank batch ({} / {} ranks)",
+                                                t.grad_accumulation, t.batch_size, world_size));
+
+  const auto& p = prep;
+  if (!(p.validation_fraction >= 0.0 && p.validation_fraction <= 1.0))
+    fail("prep.validation_fraction", "must be in [0, 1]");
+  if (p.min_frames && *p.min_frames <= 0) fail("prep.min_frames", "must be positive (or null)");
+  if (!(p.shard_hours > 0)) fail("prep.shard_hours", "must be positive");
+  if (p.audio_dtype != "int16" && p.audio_dtype != "float32")
+    fail("prep.audio_dtype", fmt::format("is '{}', expected int16 or float32", p.audio_dtype));
+  if (p.compression != "none" && p.compression != "gzip")
+    fail("prep.compression", fmt::format("is '{}', expected none or gzip", p.compression));
 }
 
 std::string Config::to_yaml() const {

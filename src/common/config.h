@@ -55,6 +55,36 @@ struct TrainConfig {
   int crop_mel_frames = 62;
   int audio_len = 22050 * 5;  // unconditional crop / sample length in samples
   long long seed = 1234;
+  // Beyond lmnt: the run, the optimiser and the distributed machinery.
+  long long max_steps = 1000000;
+  int checkpoint_interval = 1000;  // steps
+  int keep_checkpoints = 3;        // the last K, plus the best by validation loss
+  int log_interval = 50;           // steps between progress lines and TensorBoard scalars
+  int validation_interval = 1000;  // steps between validation losses (0: never)
+  int validation_items = 16;       // held-out utterances in the validation loss
+  int audio_interval = 5000;       // steps between validation audio + spectrogram in TensorBoard (0: never)
+  double ema_decay = 0.9999;
+  int grad_accumulation = 1;       // micro-steps per optimiser step (batch_size splits across them)
+  double bucket_cap_mb = 25.0;     // gradient all-reduce bucket size
+  int lr_warmup_steps = 0;
+  std::string lr_decay = "constant";  // constant, linear or cosine (to lr_min at max_steps)
+  double lr_min = 0.0;
+  std::string precision = "fp32";  // fp32, or bf16 autocast on GPU (fp32 master weights)
+  int max_nonfinite_steps = 5;     // consecutive skipped steps before the run aborts
+  double comm_timeout = 600.0;     // seconds a collective may stall before the job is ended
+  double max_time = 0.0;           // wall-clock seconds before a checkpoint and requeue exit (0: none)
+  std::string device = "auto";     // auto, cuda or cpu
+};
+
+// diffwave-prep: how a corpus becomes shards.
+struct PrepConfig {
+  double validation_fraction = 0.05;  // share of utterances, chosen by a hash of their id
+  std::optional<int> min_frames;      // unset: train.crop_mel_frames (shorter clips are rejected)
+  double shard_hours = 1.0;           // audio per shard before it is closed
+  std::string audio_dtype = "int16";  // int16 or float32, as stored in the shard
+  std::string compression = "none";   // none or gzip (shuffle + deflate level 1)
+
+  int resolved_min_frames(int crop_mel_frames) const { return min_frames ? *min_frames : crop_mel_frames; }
 };
 
 struct Config {
@@ -62,6 +92,7 @@ struct Config {
   ModelConfig model;
   DiffusionConfig diffusion;
   TrainConfig train;
+  PrepConfig prep;
 
   // Where each key's value came from ("default", a file path, or "--set"), for error messages.
   std::map<std::string, std::string> origin;

@@ -1,5 +1,8 @@
 #include "dist/communicator.h"
 
+#include "dist/process_group.h"
+#include "dist/watchdog.h"
+
 namespace diffwave {
 
 namespace {
@@ -11,8 +14,43 @@ class SingleCommunicator final : public Communicator {
   void all_reduce_mean(at::Tensor&) override {}
   void broadcast(at::Tensor&, int) override {}
 };
+class WatchedCommunicator final : public Communicator {
+ public:
+  WatchedCommunicator(std::unique_ptr<Communicator> inner, Watchdog& w) : inner_(std::move(inner)), w_(w) {}
+  int rank() const override { return inner_->rank(); }
+  int size() const override { return inner_->size(); }
+  std::string name() const override { return inner_->name(); }
+  void all_reduce_mean(at::Tensor& t) override {
+    Watchdog::Scope s(&w_, inner_->name() + " all-reduce", t.nbytes());
+    inner_->all_reduce_mean(t);
+  }
+  void broadcast(at::Tensor& t, int root) override {
+    Watchdog::Scope s(&w_, inner_->name() + " broadcast", t.nbytes());
+    inner_->broadcast(t, root);
+  }
+  void synchronize() override {
+    Watchdog::Scope s(&w_, inner_->name() + " synchronize");
+    inner_->synchronize();
+  }
+  void abort() override { inner_->abort(); }
+
+ private:
+  std::unique_ptr<Communicator> inner_;
+  Watchdog& w_;
+};
+
 }  // namespace
 
+std::unique_ptr<Communicator> watched(std::unique_ptr<Communicator> inner, Watchdog& watchdog) {
+  return std::make_unique<WatchedCommunicator>(std::move(inner), watchdog);
+}
+
 std::unique_ptr<Communicator> make_single_communicator() { return std::make_unique<SingleCommunicator>(); }
+
+std::unique_ptr<Communicator> make_communicator(ProcessGroup& group, const c10::Device& device) {
+  if (group.size() == 1) return make_single_communicator();
+  if (device.is_cuda()) return make_nccl_communicator(group, device.index());
+  return make_mpi_communicator(group);
+}
 
 }  // namespace diffwave

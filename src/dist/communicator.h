@@ -2,6 +2,7 @@
 // (CPU tensors) and a single-process one. The trainer picks one at start and never asks which.
 #pragma once
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <memory>
 #include <string>
@@ -23,9 +24,23 @@ class Communicator {
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   // Makes the results of earlier calls visible to work the caller issues afterwards.
   virtual void synchronize() {}
+  // Ends pending work without waiting for peers (NCCL abort), before the job is torn down.
+  virtual void abort() {}
 };
+
+class Watchdog;
+// Brackets every collective of `inner` with the watchdog, so a stalled peer ends the job.
+std::unique_ptr<Communicator> watched(std::unique_ptr<Communicator> inner, Watchdog& watchdog);
+
+class ProcessGroup;
 
 // The world of one: collectives are identities.
 std::unique_ptr<Communicator> make_single_communicator();
+// CPU tensors over MPI (the group must be on MPI).
+std::unique_ptr<Communicator> make_mpi_communicator(ProcessGroup& group);
+// CUDA tensors on `device` over NCCL; throws in a build without NCCL.
+std::unique_ptr<Communicator> make_nccl_communicator(ProcessGroup& group, int device);
+// The transport for tensors on `device`: single for a world of one, NCCL for CUDA, else MPI.
+std::unique_ptr<Communicator> make_communicator(ProcessGroup& group, const c10::Device& device);
 
 }  // namespace diffwave

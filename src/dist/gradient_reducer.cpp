@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <chrono>
+
 #include "common/error.h"
 
 namespace diffwave {
@@ -97,7 +99,9 @@ void GradientReducer::comm_loop() {
 }
 
 void GradientReducer::finish() {
+  const auto start = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
+  last_wait_ = 0;
   if (!sync_) return;
   // A parameter that took no part in this backward still contributes what it has (or zeros),
   // so that every rank reduces every bucket.
@@ -121,6 +125,7 @@ void GradientReducer::finish() {
   lock.unlock();
   if (error) std::rethrow_exception(error);
   comm_.synchronize();
+  last_wait_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (size_t k = 0; k < params_.size(); ++k) {
     const auto [bi, slot] = where_[k];
     auto averaged = buckets_[bi].flat.narrow(0, buckets_[bi].offsets[slot], params_[k].numel()).view(params_[k].sizes());

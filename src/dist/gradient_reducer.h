@@ -38,6 +38,9 @@ class GradientReducer {
   void finish();
 
   const std::vector<Bucket>& buckets() const { return buckets_; }
+  // Seconds the last finish() spent waiting for communication after backward had ended: the
+  // part of the step that overlap did not hide.
+  double last_wait_seconds() const { return last_wait_; }
   // Buckets handed to the communication thread so far in this step (all of them by the end of a
   // backward in which every parameter got a gradient: the overlap with backward).
   size_t launched() {
@@ -56,6 +59,7 @@ class GradientReducer {
   std::vector<std::pair<size_t, size_t>> where_;  // param -> (bucket, slot)
   std::vector<bool> seen_;
   bool sync_ = false;
+  double last_wait_ = 0;
   size_t next_launch_ = 0;
 
   std::mutex mutex_;

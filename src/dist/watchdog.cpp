@@ -19,6 +19,8 @@ namespace diffwave {
 namespace {
 constexpr size_t kRecent = 16;
 constexpr size_t kRecordBytes = 256;  // fixed-size heartbeat record, rewritten in place
+constexpr double kRefreshSeconds = 1.0;
+constexpr double kStaleSeconds = 3.0;  // several missed refreshes
 
 std::string heartbeat_path(const std::string& dir, int rank) { return fmt::format("{}/rank-{:05d}", dir, rank); }
 
@@ -100,9 +102,13 @@ std::string Watchdog::report() const {
     }
     op.erase(0, op.find_first_not_of(' '));
     op.erase(op.find_last_not_of(' ') + 1);
-    if (seq < seq_ || (seq == seq_ && state == "pending" && !pending_))
-      behind.push_back(fmt::format("rank {} (at #{} '{}', {}, last seen {:.1f} s ago)", r, seq, op, state,
-                                   wall_seconds() - when));
+    // Every live rank refreshes its heartbeat each second, even while blocked in a collective;
+    // a stale one means a frozen or dead process, a smaller sequence number a rank behind.
+    const double silent = wall_seconds() - when;
+    if (silent > kStaleSeconds || seq < seq_ || (seq == seq_ && state == "pending" && !pending_))
+      behind.push_back(fmt::format("rank {} (at #{} '{}', {}, {})", r, seq, op, state,
+                                   silent > kStaleSeconds ? fmt::format("silent for {:.1f} s: frozen or dead", silent)
+                                                          : fmt::format("last seen {:.1f} s ago", silent)));
   }
   out << (behind.empty() ? std::string("no rank is behind this one by its heartbeat") : "stalled or behind: ");
   for (size_t i = 0; i < behind.size(); ++i) out << (i ? "; " : "") << behind[i];
@@ -115,8 +121,13 @@ std::string Watchdog::report() const {
 
 void Watchdog::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
+  double refreshed = now();
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::milliseconds(200));
+    if (now() - refreshed >= kRefreshSeconds) {
+      publish(seq_, pending_, recent_.empty() ? "start" : recent_.back().op);
+      refreshed = now();
+    }
     if (stop_ || fired_ || !pending_ || recent_.empty()) continue;
     if (now() - recent_.back().start < timeout_) continue;
     fired_ = true;

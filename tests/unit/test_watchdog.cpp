@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -57,4 +58,17 @@ TEST(Watchdog, MissingHeartbeatIsReported) {
   EXPECT_NE(r.find("rank 1 (no heartbeat)"), std::string::npos) << r;
   EXPECT_NE(r.find("rank 2 (no heartbeat)"), std::string::npos) << r;
   w.end();
+}
+
+TEST(Watchdog, SilentRankIsCalledFrozenEvenAtTheSameOperation) {
+  auto dir = fresh_dir("silent");
+  // Rank 1 entered the same collective, then froze: its heartbeat stops being refreshed.
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/rank-00001") << "1 pending 1000.000 allreduce bucket 0\n";
+  Watchdog r0(dir, 0, 2, 100.0, [](const std::string&) {});
+  r0.begin("allreduce bucket 0", 4096);
+  auto report = r0.report();
+  EXPECT_NE(report.find("rank 1 (at #1 'allreduce bucket 0', pending, silent for"), std::string::npos) << report;
+  EXPECT_NE(report.find("frozen or dead"), std::string::npos) << report;
+  r0.end();
 }

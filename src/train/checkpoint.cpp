@@ -1,0 +1,225 @@
+#include "train/checkpoint.h"
+
+#include <ATen/ATen.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+
+namespace fs = std::filesystem;
+
+namespace diffwave {
+
+namespace {
+
+const std::map<at::ScalarType, std::string>& dtype_names() {
+  static const std::map<at::ScalarType, std::string> names{
+      {at::kFloat, "F32"}, {at::kDouble, "F64"}, {at::kBFloat16, "BF16"}, {at::kHalf, "F16"},
+      {at::kLong, "I64"},  {at::kInt, "I32"},    {at::kByte, "U8"},       {at::kChar, "I8"}};
+  return names;
+}
+
+at::ScalarType dtype_from(const std::string& name, const std::string& path) {
+  for (const auto& [type, n] : dtype_names())
+    if (n == name) return type;
+  throw DataError(fmt::format("{}: unsupported tensor dtype '{}'", path, name));
+}
+
+// Writes all of `data` or throws naming the path (short writes happen on full disks).
+void write_all(int fd, const void* data, size_t size, const std::string& path) {
+  const char* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw DataError(fmt::format("{}: write failed: {}", path, std::strerror(errno)));
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+void fsync_dir(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// Writes `bytes` to `path` atomically: a reader sees the old file or the whole new one.
+void atomic_write(const std::string& path, const std::vector<std::pair<const void*, size_t>>& pieces) {
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) throw DataError(fmt::format("{}: cannot create: {}", tmp, std::strerror(errno)));
+  try {
+    for (const auto& [data, size] : pieces) write_all(fd, data, size, tmp);
+    if (::fsync(fd) != 0) throw DataError(fmt::format("{}: fsync failed: {}", tmp, std::strerror(errno)));
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw DataError(fmt::format("{}: rename failed: {}", path, std::strerror(errno)));
+  }
+  fsync_dir(fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path());
+}
+
+}  // namespace
+
+const at::Tensor& Checkpoint::tensor(const std::string& name) const {
+  auto it = tensors.find(name);
+  if (it == tensors.end()) throw DataError(fmt::format("checkpoint has no tensor '{}'", name));
+  return it->second;
+}
+
+const std::string& Checkpoint::meta(const std::string& key) const {
+  auto it = metadata.find(key);
+  if (it == metadata.end()) throw DataError(fmt::format("checkpoint has no metadata '{}'", key));
+  return it->second;
+}
+
+void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
+  nlohmann::json header = nlohmann::json::object();
+  std::vector<at::Tensor> contiguous;
+  uint64_t offset = 0;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (const auto& [name, t] : checkpoint.tensors) {
+    auto it = dtype_names().find(t.scalar_type());
+    if (it == dtype_names().end()) throw DataError(fmt::format("{}: tensor '{}' has an unsupported dtype", path, name));
+    auto c = t.detach().cpu().contiguous();
+    header[name] = {{"dtype", it->second}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + c.nbytes()}}};
+    offset += c.nbytes();
+    crc = crc32(crc, static_cast<const Bytef*>(c.data_ptr()), static_cast<uInt>(c.nbytes()));
+    contiguous.push_back(std::move(c));
+  }
+  nlohmann::json meta = checkpoint.metadata;
+  meta["format"] = kCheckpointFormat;
+  meta["data_crc32"] = std::to_string(crc);
+  header["__metadata__"] = meta;
+  std::string text = header.dump();
+  text.resize((text.size() + 7) / 8 * 8, ' ');  // safetensors pads the header to 8 bytes
+  const uint64_t length = text.size();          // little-endian on every platform we build for
+  std::vector<std::pair<const void*, size_t>> pieces{{&length, sizeof length}, {text.data(), text.size()}};
+  for (const auto& c : contiguous) pieces.emplace_back(c.data_ptr(), c.nbytes());
+  atomic_write(path, pieces);
+}
+
+Checkpoint read_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(fmt::format("{}: cannot open checkpoint", path));
+  in.seekg(0, std::ios::end);
+  const auto file_size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  uint64_t length = 0;
+  if (file_size < 8 || !in.read(reinterpret_cast<char*>(&length), 8) || length > file_size - 8)
+    throw DataError(fmt::format("{}: not a checkpoint (bad header length)", path));
+  std::string text(length, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(length));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    throw DataError(fmt::format("{}: corrupt checkpoint header: {}", path, e.what()));
+  }
+  Checkpoint ck;
+  if (header.contains("__metadata__"))
+    for (const auto& [k, v] : header["__metadata__"].items()) ck.metadata[k] = v.get<std::string>();
+  if (ck.metadata["format"] != kCheckpointFormat)
+    throw DataError(fmt::format("{}: format '{}' is not {}", path, ck.metadata["format"], kCheckpointFormat));
+  const uint64_t data_start = 8 + length;
+  // Read tensors in file order so the CRC is computed as it was written.
+  std::vector<std::pair<uint64_t, std::string>> order;
+  for (const auto& [name, entry] : header.items())
+    if (name != "__metadata__") order.emplace_back(entry["data_offsets"][0].get<uint64_t>(), name);
+  std::sort(order.begin(), order.end());
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (const auto& [begin, name] : order) {
+    const auto& entry = header[name];
+    const auto end = entry["data_offsets"][1].get<uint64_t>();
+    std::vector<int64_t> shape = entry["shape"].get<std::vector<int64_t>>();
+    auto t = at::empty(shape, at::TensorOptions().dtype(dtype_from(entry["dtype"].get<std::string>(), path)));
+    if (end < begin || end - begin != t.nbytes() || data_start + end > file_size)
+      throw DataError(fmt::format("{}: tensor '{}' has an inconsistent byte range (truncated file?)", path, name));
+    in.seekg(static_cast<std::streamoff>(data_start + begin));
+    if (!in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes())))
+      throw DataError(fmt::format("{}: cannot read tensor '{}'", path, name));
+    crc = crc32(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<uInt>(t.nbytes()));
+    ck.tensors[name] = t;
+  }
+  if (ck.metadata["data_crc32"] != std::to_string(crc))
+    throw DataError(fmt::format("{}: checksum mismatch: the file is corrupt", path));
+  return ck;
+}
+
+CheckpointStore::CheckpointStore(std::string run_dir, int keep) : dir_(std::move(run_dir) + "/checkpoints"), keep_(keep) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) throw DataError(fmt::format("{}: cannot create: {}", dir_, ec.message()));
+}
+
+std::string CheckpointStore::save(int64_t step, const Checkpoint& checkpoint, std::optional<double> validation_loss) {
+  Checkpoint ck = checkpoint;
+  if (validation_loss) ck.metadata["validation_loss"] = fmt::format("{}", *validation_loss);
+  const auto name = fmt::format("step-{:09d}.safetensors", step);
+  const auto path = dir_ + "/" + name;
+  write_checkpoint(path, ck);
+  const std::string pointer = name + "\n";
+  atomic_write(dir_ + "/latest", {{pointer.data(), pointer.size()}});
+  if (validation_loss) {
+    // The best checkpoint by validation loss survives pruning.
+    std::ifstream best_in(dir_ + "/best");
+    std::string best_name;
+    double best_loss = 0;
+    const bool have = static_cast<bool>(best_in >> best_name >> best_loss);
+    if (!have || *validation_loss < best_loss || !fs::exists(dir_ + "/" + best_name)) {
+      const auto line = fmt::format("{} {}\n", name, *validation_loss);
+      atomic_write(dir_ + "/best", {{line.data(), line.size()}});
+    }
+  }
+  prune();
+  return path;
+}
+
+void CheckpointStore::prune() {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    const auto n = e.path().filename().string();
+    if (n.rfind("step-", 0) == 0 && e.path().extension() == ".safetensors") names.push_back(n);
+  }
+  std::sort(names.begin(), names.end());
+  std::string best;
+  std::ifstream(dir_ + "/best") >> best;
+  const int excess = static_cast<int>(names.size()) - keep_;
+  for (int i = 0; i < excess; ++i)
+    if (names[static_cast<size_t>(i)] != best) fs::remove(dir_ + "/" + names[static_cast<size_t>(i)]);
+}
+
+std::optional<std::string> CheckpointStore::latest() const { return resolve(fs::path(dir_).parent_path().string()); }
+
+std::optional<std::string> CheckpointStore::resolve(const std::string& run_dir_or_file) {
+  if (fs::is_regular_file(run_dir_or_file)) return run_dir_or_file;
+  for (const auto& dir : {run_dir_or_file + "/checkpoints", run_dir_or_file}) {
+    std::ifstream in(dir + "/latest");
+    std::string name;
+    if (in >> name) {
+      const auto path = dir + "/" + name;
+      if (!fs::is_regular_file(path))
+        throw DataError(fmt::format("{}/latest names {}, which does not exist", dir, name));
+      return path;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace diffwave

@@ -1,0 +1,49 @@
+// Training checkpoints in the safetensors layout (an 8-byte little-endian header length, a JSON
+// header naming each tensor's dtype, shape and byte range plus string metadata, then raw bytes):
+// loading parses JSON and copies bytes, never executes code, and Python's `safetensors` or a few
+// lines of numpy read it. Files are written atomically (temporary file, fsync, rename, fsync of
+// the folder); a CRC-32 of the data in the metadata catches corruption on load.
+#pragma once
+#include <ATen/core/Tensor.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace diffwave {
+
+inline constexpr const char* kCheckpointFormat = "diffwave-cpp-checkpoint-1";
+
+struct Checkpoint {
+  std::map<std::string, at::Tensor> tensors;         // CPU tensors, by name
+  std::map<std::string, std::string> metadata;       // step, config, world size, ...
+
+  const at::Tensor& tensor(const std::string& name) const;  // throws DataError naming it
+  const std::string& meta(const std::string& key) const;    // throws DataError naming it
+};
+
+void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+Checkpoint read_checkpoint(const std::string& path);
+
+// A run's checkpoints: <run_dir>/checkpoints/step-<N>.safetensors, a `latest` pointer file
+// updated only after the file it names is complete, the last `keep` kept plus the best one by
+// validation loss.
+class CheckpointStore {
+ public:
+  CheckpointStore(std::string run_dir, int keep);
+  // Writes, points `latest` at it, then prunes. Returns the file's path.
+  std::string save(int64_t step, const Checkpoint& checkpoint, std::optional<double> validation_loss = {});
+  // The file `latest` names, if any (a file or a run dir given by the user are both accepted).
+  std::optional<std::string> latest() const;
+  static std::optional<std::string> resolve(const std::string& run_dir_or_file);
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  void prune();
+  std::string dir_;
+  int keep_;
+};
+
+}  // namespace diffwave

@@ -1,0 +1,485 @@
+#include "train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <cmath>
+#include <iostream>
+#include <optional>
+#include <sstream>
+
+#include "audio/mel.h"
+#include "common/error.h"
+#include "diffusion/diffusion.h"
+#include "dist/communicator.h"
+#include "dist/device.h"
+#include "dist/gradient_reducer.h"
+#include "dist/process_group.h"
+#include "dist/watchdog.h"
+#include "model/diffwave.h"
+#include "train/batch_loader.h"
+#include "train/batch_plan.h"
+#include "train/checkpoint.h"
+#include "train/dataset.h"
+#include "train/lr_schedule.h"
+#include "train/optimizer.h"
+#include "train/signals.h"
+#include "train/tensorboard.h"
+
+namespace diffwave {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The keys a checkpoint's weights depend on: they must match to resume.
+void check_compatible(const Config& stored, const Config& now, const std::string& path) {
+  auto fail = [&](const char* key, const std::string& was, const std::string& is) {
+    throw ConfigError(fmt::format("{}: checkpoint was trained with {} = {}, but {} has {}; use a new run dir or "
+                                  "the checkpoint's value",
+                                  path, key, was, now.origin_of(key), is));
+  };
+  const auto &a = stored.model, &b = now.model;
+  if (a.residual_channels != b.residual_channels)
+    fail("model.residual_channels", std::to_string(a.residual_channels), std::to_string(b.residual_channels));
+  if (a.residual_layers != b.residual_layers)
+    fail("model.residual_layers", std::to_string(a.residual_layers), std::to_string(b.residual_layers));
+  if (a.dilation_cycle_length != b.dilation_cycle_length)
+    fail("model.dilation_cycle_length", std::to_string(a.dilation_cycle_length), std::to_string(b.dilation_cycle_length));
+  if (a.unconditional != b.unconditional)
+    fail("model.unconditional", a.unconditional ? "true" : "false", b.unconditional ? "true" : "false");
+  if (a.upsample_factors != b.upsample_factors)
+    fail("model.upsample_factors", fmt::format("{}", fmt::join(a.upsample_factors, ",")),
+         fmt::format("{}", fmt::join(b.upsample_factors, ",")));
+  if (stored.audio.n_mels != now.audio.n_mels)
+    fail("audio.n_mels", std::to_string(stored.audio.n_mels), std::to_string(now.audio.n_mels));
+  if (stored.diffusion.noise_schedule.betas.size() != now.diffusion.noise_schedule.betas.size())
+    fail("diffusion.noise_schedule", std::to_string(stored.diffusion.noise_schedule.betas.size()) + " steps",
+         std::to_string(now.diffusion.noise_schedule.betas.size()) + " steps");
+}
+
+// bf16 autocast on CUDA for the forward pass; weights, gradients and optimiser stay fp32.
+struct Bf16Autocast {
+  explicit Bf16Autocast(bool on) : on_(on) {
+    if (!on_) return;
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+  }
+  ~Bf16Autocast() {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+  bool on_;
+};
+
+class Trainer {
+ public:
+  Trainer(const Config& config, const std::string& data_dir, const std::string& run_dir, ProcessGroup& group)
+      : config_(config), run_dir_(run_dir), group_(group), rank_(group.rank()), world_(group.size()),
+        start_(Clock::now()) {
+    const auto& t = config_.train;
+    const auto [local_rank, local_size] = group_.local_rank_and_size();
+    device_ = select_device(t.device, local_rank, local_size, rank_);
+    if (device_.is_cpu()) at::set_num_threads(cpu_threads_per_rank(local_size));
+
+    train_data_ = std::make_unique<Dataset>(data_dir, config_, false);
+    valid_data_ = std::make_unique<Dataset>(data_dir, config_, true);
+    unconditional_ = config_.model.unconditional;
+    crop_ = unconditional_ ? t.audio_len : t.crop_mel_frames;
+    std::vector<int64_t> lengths;
+    for (size_t i = 0; i < train_data_->size(); ++i)
+      lengths.push_back(unconditional_ ? train_data_->samples(i) : train_data_->frames(i));
+    const NoiseSchedule schedule(config_.diffusion.noise_schedule.betas);
+    plan_ = std::make_unique<BatchPlan>(lengths, t.batch_size, crop_, schedule.steps(), static_cast<uint64_t>(t.seed));
+    noise_level_ = noise_levels(schedule).to(device_);
+    loss_kind_ = parse_loss(config_.diffusion.loss);
+
+    at::manual_seed(static_cast<uint64_t>(t.seed));
+    model_ = DiffWave(DiffWaveOptions::from_config(config_.model, config_.audio.n_mels, schedule.steps()));
+    model_->to(device_);
+    for (const auto& p : model_->named_parameters()) {
+      names_.push_back(p.key());
+      params_.push_back(p.value());
+    }
+    AdamOptions adam;
+    adam.lr = t.learning_rate;
+    optimizer_ = std::make_unique<Adam>(params_, adam);
+    ema_ = std::make_unique<Ema>(params_, t.ema_decay);
+    lr_.peak = t.learning_rate;
+    lr_.floor = t.lr_min;
+    lr_.warmup_steps = t.lr_warmup_steps;
+    lr_.total_steps = t.max_steps;
+    lr_.decay = LrSchedule::parse(t.lr_decay);
+
+    watchdog_ = std::make_unique<Watchdog>(run_dir_ + "/heartbeat", rank_, world_, t.comm_timeout,
+                                           [this](const std::string& report) { on_stall(report); });
+    comm_ = watched(make_communicator(group_, device_), *watchdog_);
+    store_ = std::make_unique<CheckpointStore>(run_dir_, t.keep_checkpoints);
+    if (rank_ == 0) events_ = std::make_unique<EventWriter>(run_dir_);
+  }
+
+  int run() {
+    check_agreement();
+    resume();
+    broadcast_state();
+    GradientReducer reducer(params_, *comm_, static_cast<size_t>(config_.train.bucket_cap_mb * (1 << 20)));
+    reducer_ = &reducer;
+    const auto& t = config_.train;
+    const int64_t first = step_;
+    if (rank_ == 0)
+      std::cerr << fmt::format("diffwave-train: {} rank(s) on {} ({}), {} parameters, {} training and {} validation "
+                               "utterances, {} steps per epoch, starting at step {}\n",
+                               world_, device_.str(), comm_->name(), model_->parameter_count(), train_data_->size(),
+                               valid_data_->size(), plan_->steps_per_epoch(), step_);
+    BatchLoader loader(*train_data_, *plan_, rank_, world_, crop_, config_.audio.hop_samples, config_.audio.n_mels,
+                       unconditional_, step_, 3, device_.is_cuda());
+    double window_time = 0, window_wait = 0;
+    int64_t window_steps = 0;
+    auto last_save_step = step_;
+    while (step_ < t.max_steps) {
+      const auto step_start = Clock::now();
+      double waited = 0;
+      const auto batch = loader.next(&waited);
+      double grad_norm = 0;
+      const double local_loss = train_step(batch, &grad_norm);
+      ++step_;
+      // One small collective per step: the global loss, and whether any rank must stop.
+      const bool want_stop = stop_signal() != 0 || (t.max_time > 0 && seconds_since(start_) > t.max_time);
+      const auto [loss, stop] = step_sync(local_loss, want_stop);
+      last_loss_ = loss;
+      window_time += seconds_since(step_start);
+      window_wait += waited;
+      ++window_steps;
+      if (step_ % t.log_interval == 0 || step_ == t.max_steps) {
+        log_progress(loss, grad_norm, window_time, window_wait, window_steps);
+        window_time = window_wait = 0;
+        window_steps = 0;
+      }
+      std::optional<double> validation;
+      if (t.validation_interval > 0 && step_ % t.validation_interval == 0) validation = validate();
+      if (t.audio_interval > 0 && step_ % t.audio_interval == 0 && rank_ == 0) log_audio();
+      if (stop) {
+        save(validation);
+        if (rank_ == 0)
+          std::cerr << fmt::format("diffwave-train: stopping at step {} ({}); checkpoint written, exit {} to requeue\n",
+                                   step_, stop_signal() ? fmt::format("signal {}", stop_signal()) : "time limit",
+                                   kExitRequeue);
+        return kExitRequeue;
+      }
+      if (step_ % t.checkpoint_interval == 0 || step_ == t.max_steps) {
+        save(validation);
+        last_save_step = step_;
+      }
+    }
+    if (last_save_step != step_) save(std::nullopt);
+    if (rank_ == 0)
+      std::cerr << fmt::format("diffwave-train: done, {} steps in {:.1f} s ({} skipped as non-finite)\n",
+                               step_ - first, seconds_since(start_), skipped_total_);
+    return 0;
+  }
+
+ private:
+  double train_step(const TrainingBatch& batch, double* grad_norm) {
+    model_->train();
+    const auto& t = config_.train;
+    const int64_t rows = batch.audio.size(0), micro = rows / t.grad_accumulation;
+    const bool bf16 = t.precision == "bf16" && device_.is_cuda();
+    double loss_sum = 0;
+    for (int m = 0; m < t.grad_accumulation; ++m) {
+      auto take = [&](const at::Tensor& x) {
+        return x.defined() ? x.slice(0, m * micro, (m + 1) * micro).to(device_, /*non_blocking=*/true) : x;
+      };
+      reducer_->prepare(m == t.grad_accumulation - 1);
+      at::Tensor loss;
+      {
+        Bf16Autocast autocast(bf16);
+        loss = diffusion_loss(model_, take(batch.audio), take(batch.mel), take(batch.t), take(batch.noise),
+                              noise_level_, loss_kind_);
+      }
+      (loss / static_cast<double>(t.grad_accumulation)).backward();
+      reducer_->finish();
+      comm_wait_ += reducer_->last_wait_seconds();
+      loss_sum += loss.item<double>() / t.grad_accumulation;
+    }
+    // Gradients are averaged over ranks and identical everywhere, so every rank takes the same
+    // decision on a non-finite norm without another collective.
+    *grad_norm = torch::nn::utils::clip_grad_norm_(params_, t.max_grad_norm);
+    if (!std::isfinite(*grad_norm)) {
+      ++skipped_total_;
+      if (++consecutive_nonfinite_ >= t.max_nonfinite_steps) abort_nonfinite(loss_sum, *grad_norm);
+      if (rank_ == 0)
+        std::cerr << fmt::format("diffwave-train: step {}: non-finite gradient norm ({}), step skipped ({} in a row)\n",
+                                 step_ + 1, *grad_norm, consecutive_nonfinite_);
+    } else {
+      consecutive_nonfinite_ = 0;
+      optimizer_->set_lr(lr_.at(step_));
+      optimizer_->step();
+      ema_->update(params_);
+    }
+    model_->zero_grad(/*set_to_none=*/true);
+    return loss_sum;
+  }
+
+  [[noreturn]] void abort_nonfinite(double loss, double grad_norm) {
+    std::ostringstream bad;
+    int listed = 0;
+    for (size_t i = 0; i < params_.size() && listed < 5; ++i) {
+      const auto& g = params_[i].grad();
+      if (g.defined() && !at::isfinite(g).all().item<bool>()) {
+        bad << (listed++ ? ", " : "") << names_[i];
+      }
+    }
+    group_.abort(fmt::format("{} consecutive steps with a non-finite gradient norm (last: step {}, loss {}, grad norm "
+                             "{}; non-finite gradients in: {}). Lower train.learning_rate, set train.max_grad_norm, or "
+                             "check the data",
+                             consecutive_nonfinite_, step_ + 1, loss, grad_norm, listed ? bad.str() : "none found"),
+                 1);
+  }
+
+  std::pair<double, bool> step_sync(double local_loss, bool want_stop) {
+    Watchdog::Scope scope(watchdog_.get(), "step sync");
+    const auto all = group_.allgather(fmt::format("{} {:.17g}", want_stop ? 1 : 0, local_loss));
+    double sum = 0;
+    bool stop = false;
+    for (const auto& s : all) {
+      std::istringstream in(s);
+      int flag = 0;
+      double l = 0;
+      in >> flag >> l;
+      stop = stop || flag;
+      sum += l;
+    }
+    return {sum / world_, stop};
+  }
+
+  void log_progress(double loss, double grad_norm, double time, double wait, int64_t steps) {
+    Watchdog::Scope scope(watchdog_.get(), "progress gather");
+    const auto all = group_.allgather(fmt::format("{:.6f} {:.6f} {:.6f}", time / steps, wait / steps, comm_wait_ / steps));
+    comm_wait_ = 0;
+    if (rank_ != 0) return;
+    double slowest = 0, max_wait = 0, max_comm = 0;
+    int slowest_rank = 0;
+    for (int r = 0; r < world_; ++r) {
+      std::istringstream in(all[static_cast<size_t>(r)]);
+      double st = 0, wt = 0, ct = 0;
+      in >> st >> wt >> ct;
+      max_comm = std::max(max_comm, ct);
+      if (st > slowest) {
+        slowest = st;
+        slowest_rank = r;
+      }
+      max_wait = std::max(max_wait, wt);
+    }
+    const double steps_per_s = slowest > 0 ? 1.0 / slowest : 0;
+    const int64_t samples = config_.train.batch_size * (unconditional_ ? crop_ : crop_ * config_.audio.hop_samples);
+    const double lr = lr_.at(step_ - 1);
+    std::cerr << fmt::format("step {:>8} | epoch {} | loss {:.5f} | grad norm {:.3f} | lr {:.3g} | {:.2f} steps/s | "
+                             "{:.0f} samples/s | data wait {:.0f}%, comm wait {:.1f}% (max over ranks) | slowest rank {} ({:.3f} s/step)\n",
+                             step_, plan_->epoch_of(step_ - 1), loss, grad_norm, lr, steps_per_s,
+                             steps_per_s * samples, slowest > 0 ? 100.0 * max_wait / slowest : 0.0,
+                             slowest > 0 ? 100.0 * max_comm / slowest : 0.0, slowest_rank, slowest);
+    events_->scalar("train/loss", step_, loss);
+    events_->scalar("train/grad_norm", step_, grad_norm);
+    events_->scalar("train/learning_rate", step_, lr);
+    events_->scalar("train/steps_per_second", step_, steps_per_s);
+    events_->scalar("train/audio_samples_per_second", step_, steps_per_s * samples);
+    events_->scalar("train/data_wait_seconds", step_, max_wait);
+    events_->scalar("train/comm_wait_fraction", step_, slowest > 0 ? max_comm / slowest : 0.0);
+    events_->flush();
+  }
+
+  // Mean loss over a fixed set of held-out crops (fixed t and noise), split over ranks.
+  double validate() {
+    const auto& t = config_.train;
+    const NoiseSchedule schedule(config_.diffusion.noise_schedule.betas);
+    std::vector<BatchItem> mine;
+    int64_t used = 0;
+    for (size_t i = 0; i < valid_data_->size() && used < t.validation_items; ++i) {
+      const int64_t length = unconditional_ ? valid_data_->samples(i) : valid_data_->frames(i);
+      if (length < crop_) continue;
+      if (used % world_ == rank_)
+        mine.push_back({static_cast<int64_t>(i), 0, (used * 7919) % schedule.steps(),
+                        mix_seed({static_cast<uint64_t>(t.seed), 0x7661ULL, static_cast<uint64_t>(used)})});
+      ++used;
+    }
+    double sum = 0;
+    if (!mine.empty()) {
+      torch::NoGradGuard no_grad;
+      model_->eval();
+      const auto b = make_batch(*valid_data_, mine, crop_, config_.audio.hop_samples, config_.audio.n_mels,
+                                unconditional_);
+      auto to = [&](const at::Tensor& x) { return x.defined() ? x.to(device_) : x; };
+      for (int64_t k = 0; k < b.audio.size(0); ++k) {
+        auto row = [&](const at::Tensor& x) { return x.defined() ? to(x).slice(0, k, k + 1) : x; };
+        sum += diffusion_loss(model_, row(b.audio), row(b.mel), row(b.t), row(b.noise), noise_level_, loss_kind_)
+                   .item<double>();
+      }
+    }
+    Watchdog::Scope scope(watchdog_.get(), "validation gather");
+    const auto all = group_.allgather(fmt::format("{:.17g}", sum));
+    double total = 0;
+    for (const auto& s : all) total += std::stod(s);
+    if (used == 0) return std::nan("");
+    const double loss = total / static_cast<double>(used);
+    if (rank_ == 0) {
+      std::cerr << fmt::format("step {:>8} | validation loss {:.5f} over {} held-out crops\n", step_, loss, used);
+      events_->scalar("validation/loss", step_, loss);
+      events_->flush();
+    }
+    return loss;
+  }
+
+  // A short fast-schedule sample of the first held-out utterance, with its spectrogram.
+  void log_audio() {
+    if (valid_data_->size() == 0) return;
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    const NoiseSchedule schedule(config_.diffusion.noise_schedule.betas);
+    SamplerPlan plan;
+    try {
+      plan = SamplerPlan::fast(schedule, config_.diffusion.inference_noise_schedule.betas);
+    } catch (const Error&) {
+      plan = SamplerPlan::full(schedule);
+    }
+    const int hop = config_.audio.hop_samples, n_mels = config_.audio.n_mels;
+    at::Tensor mel;
+    int64_t length = config_.train.audio_len;
+    if (!unconditional_) {
+      const int64_t frames = std::min<int64_t>(valid_data_->frames(0), 2 * config_.audio.sample_rate / hop);
+      std::vector<float> audio(static_cast<size_t>(frames * hop)), m(static_cast<size_t>(frames * n_mels));
+      valid_data_->read_crop(0, 0, frames, audio.data(), m.data());
+      mel = at::from_blob(m.data(), {1, n_mels, frames}, at::kFloat).clone().to(device_);
+      length = frames * hop;
+    }
+    std::vector<at::Generator> gen{at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.train.seed))};
+    auto audio = sample(model_, plan, mel, 1, length, per_row_noise(gen), at::TensorOptions().dtype(at::kFloat).device(device_))
+                     .cpu()
+                     .contiguous();
+    std::vector<float> samples(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
+    events_->audio("validation/sample", step_, samples, config_.audio.sample_rate);
+    const auto spec = MelSpectrogram(config_.audio)(audio[0]).contiguous();
+    std::vector<float> s(spec.data_ptr<float>(), spec.data_ptr<float>() + spec.numel());
+    events_->spectrogram("validation/spectrogram", step_, s, static_cast<int>(spec.size(0)), static_cast<int>(spec.size(1)));
+    events_->flush();
+  }
+
+  void check_agreement() {
+    Watchdog::Scope scope(watchdog_.get(), "start-up agreement");
+    // Every rank must build the same model from the same config before step 1.
+    const auto mine = fmt::format("{} {}", model_->parameter_count(), std::hash<std::string>{}(config_.to_yaml()));
+    const auto all = group_.allgather(mine);
+    for (int r = 0; r < world_; ++r)
+      if (all[static_cast<size_t>(r)] != all[0])
+        throw Error(fmt::format("rank {} disagrees with rank 0 on the model or config ('{}' vs '{}'): launch every "
+                                "rank with the same binary, config and --set options",
+                                r, all[static_cast<size_t>(r)], all[0]));
+  }
+
+  void resume() {
+    const auto latest = store_->latest();
+    if (!latest) return;
+    const auto ck = read_checkpoint(*latest);
+    check_compatible(Config::from_yaml(ck.meta("config"), *latest), config_, *latest);
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      params_[i].copy_(ck.tensor("model/" + names_[i]));
+      ema_->weights()[i].copy_(ck.tensor("ema/" + names_[i]));
+      optimizer_->exp_avg()[i].copy_(ck.tensor("adam/exp_avg/" + names_[i]));
+      optimizer_->exp_avg_sq()[i].copy_(ck.tensor("adam/exp_avg_sq/" + names_[i]));
+    }
+    optimizer_->set_steps(std::stoll(ck.meta("adam_steps")));
+    step_ = std::stoll(ck.meta("step"));
+    skipped_total_ = std::stoll(ck.meta("skipped_steps"));
+    auto cpu_generator = at::detail::getDefaultCPUGenerator();  // a handle: setting its state sets the default's
+    cpu_generator.set_state(ck.tensor("rng/cpu"));
+    if (rank_ == 0)
+      std::cerr << fmt::format("diffwave-train: resumed from {} (step {}, written by {} rank(s))\n", *latest, step_,
+                               ck.meta("world_size"));
+  }
+
+  // Rank 0's weights and optimiser state everywhere, at start and after resume.
+  void broadcast_state() {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params_.size(); ++i)
+      for (at::Tensor* t : {&params_[i], &ema_->weights()[i], &optimizer_->exp_avg()[i], &optimizer_->exp_avg_sq()[i]})
+        comm_->broadcast(*t, 0);
+    comm_->synchronize();
+  }
+
+  void save(std::optional<double> validation) {
+    if (rank_ == 0) {
+      Checkpoint ck;
+      for (size_t i = 0; i < params_.size(); ++i) {
+        ck.tensors["model/" + names_[i]] = params_[i].detach().cpu();
+        ck.tensors["ema/" + names_[i]] = ema_->weights()[i].cpu();
+        ck.tensors["adam/exp_avg/" + names_[i]] = optimizer_->exp_avg()[i].cpu();
+        ck.tensors["adam/exp_avg_sq/" + names_[i]] = optimizer_->exp_avg_sq()[i].cpu();
+      }
+      ck.tensors["rng/cpu"] = at::detail::getDefaultCPUGenerator().get_state();
+      ck.metadata = {{"step", std::to_string(step_)},
+                     {"epoch", std::to_string(plan_->epoch_of(std::max<int64_t>(step_ - 1, 0)))},
+                     {"data_cursor", std::to_string(step_)},  // global batches consumed; the plan is a function of it
+                     {"adam_steps", std::to_string(optimizer_->steps())},
+                     {"skipped_steps", std::to_string(skipped_total_)},
+                     {"last_loss", fmt::format("{:.17g}", last_loss_)},
+                     {"world_size", std::to_string(world_)},
+                     {"code_version", DIFFWAVE_VERSION},
+                     {"config", config_.to_yaml()}};
+      const auto path = store_->save(step_, ck, validation && std::isfinite(*validation) ? validation : std::nullopt);
+      std::cerr << fmt::format("diffwave-train: checkpoint {}\n", path);
+    }
+    Watchdog::Scope scope(watchdog_.get(), "checkpoint barrier");
+    group_.barrier();
+  }
+
+  void on_stall(const std::string& report) {
+    std::cerr << "diffwave-train: collective timed out; ending the job\n" << report << std::endl;
+    if (comm_) comm_->abort();
+    group_.abort("collective watchdog: see the report above", kExitStalled);
+  }
+
+  Config config_;
+  std::string run_dir_;
+  ProcessGroup& group_;
+  int rank_, world_;
+  Clock::time_point start_;
+  c10::Device device_{c10::kCPU};
+  std::unique_ptr<Dataset> train_data_, valid_data_;
+  bool unconditional_ = false;
+  int64_t crop_ = 0;
+  std::unique_ptr<BatchPlan> plan_;
+  at::Tensor noise_level_;
+  LossKind loss_kind_ = LossKind::l1;
+  DiffWave model_{nullptr};
+  std::vector<std::string> names_;
+  std::vector<at::Tensor> params_;
+  std::unique_ptr<Adam> optimizer_;
+  std::unique_ptr<Ema> ema_;
+  LrSchedule lr_;
+  std::unique_ptr<Watchdog> watchdog_;
+  std::unique_ptr<Communicator> comm_;
+  std::unique_ptr<CheckpointStore> store_;
+  std::unique_ptr<EventWriter> events_;
+  GradientReducer* reducer_ = nullptr;
+  int64_t step_ = 0, skipped_total_ = 0;
+  int consecutive_nonfinite_ = 0;
+  double last_loss_ = 0;
+  double comm_wait_ = 0;  // seconds this rank waited on gradient communication in the log window
+};
+
+}  // namespace
+
+int train(const Config& config, const std::string& data_dir, const std::string& run_dir, ProcessGroup& group) {
+  install_stop_signal_handlers();
+  Trainer trainer(config, data_dir, run_dir, group);
+  return trainer.run();
+}
+
+}  // namespace diffwave

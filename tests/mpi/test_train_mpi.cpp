@@ -1,0 +1,196 @@
+// diffwave-train end to end under mpirun on CPU: world-size invariance, exact resume, preemption
+// signals, a frozen or killed rank, and TensorBoard files. Each test trains the tiny config on a
+// small generated corpus for a few seconds.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "support/prep_corpus.h"
+#include "train/checkpoint.h"
+#include "train/signals.h"
+
+namespace fs = std::filesystem;
+using namespace diffwave;
+using namespace diffwave::test;
+
+namespace {
+
+class TrainMpi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    corpus_ = new TempDir();
+    fs::create_directories(*corpus_ / "wavs");
+    for (unsigned i = 0; i < 24; ++i) write_tone(*corpus_ / ("wavs/utt" + std::to_string(100 + i) + ".wav"), 0.6 + 0.05 * i, i);
+    auto r = run_prep("--input " + *corpus_ / "wavs" + " --output " + *corpus_ / "prep" + " --config " +
+                      source_path("configs/tiny.yaml") + " --set prep.validation_fraction=0.15");
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  static void TearDownTestSuite() {
+    delete corpus_;
+    corpus_ = nullptr;
+  }
+
+  // The training command line (without mpirun) for a run dir; quiet intervals unless asked.
+  static std::string train_args(const std::string& run_dir, int64_t max_steps, const std::string& extra = "") {
+    return bin_path("diffwave-train") + " --config " + source_path("configs/tiny.yaml") + " --data " +
+           *corpus_ / "prep" + " --run-dir " + run_dir + " --max-steps " + std::to_string(max_steps) +
+           " --log-interval 1 --checkpoint-interval 1000 --set train.validation_interval=0 --set train.audio_interval=0 " +
+           extra;
+  }
+  static std::string mpirun(int ranks) {
+    return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np " + std::to_string(ranks) +
+           " --oversubscribe --bind-to none ";
+  }
+  static CommandResult train(int ranks, const std::string& run_dir, int64_t max_steps, const std::string& extra = "") {
+    return run_command((ranks > 1 ? mpirun(ranks) : std::string()) + train_args(run_dir, max_steps, extra));
+  }
+  static Checkpoint latest(const std::string& run_dir) {
+    auto path = CheckpointStore::resolve(run_dir);
+    EXPECT_TRUE(path) << "no checkpoint in " << run_dir;
+    return read_checkpoint(path ? *path : "");
+  }
+  // Starts training in the background, waits until `steps` progress lines were printed, then
+  // runs `action` (a shell snippet; $RUN is the run dir, rank_pid R prints rank R's pid) and
+  // waits for the job, at most `limit` seconds. Returns the job's exit status and its log.
+  static CommandResult interrupt(int ranks, const std::string& run_dir, int steps, const std::string& action,
+                                 int limit, const std::string& extra = "") {
+    const auto script = run_dir + ".sh";
+    std::ofstream(script) << "RUN=" << run_dir << "\nLOG=$RUN.log\n"
+        << "rank_pid() { for p in $(pgrep -f \"diffwave-train.*run-dir $RUN \"); do\n"
+        << "  tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=$1 && echo $p; done; }\n"
+        << "start=$(date +%s)\n"
+        << "(" << mpirun(ranks) << train_args(run_dir, 1000000, extra) << " > $LOG 2>&1; echo $? > $RUN.rc) &\n"
+        << "for i in $(seq 600); do [ \"$(grep -c '^step' $LOG 2>/dev/null)\" -ge " << steps
+        << " ] 2>/dev/null && break; sleep 0.1; done\n"
+        << action << "\n"
+        << "for i in $(seq " << limit * 10 << "); do [ -f $RUN.rc ] && break; sleep 0.1; done\n"
+        << "if [ ! -f $RUN.rc ]; then echo JOB STILL RUNNING; pkill -KILL -f \"run-dir $RUN \"; sleep 1; fi\n"
+        << "echo elapsed $(( $(date +%s) - start )) s\ncat $LOG\nexit $(cat $RUN.rc 2>/dev/null || echo 99)\n";
+    return run_command("bash " + script);
+  }
+
+  static TempDir* corpus_;
+  TempDir runs_;
+};
+TempDir* TrainMpi::corpus_ = nullptr;
+
+bool tensors_equal(const Checkpoint& a, const Checkpoint& b, double rtol) {
+  for (const auto& [name, t] : a.tensors) {
+    if (name.rfind("model/", 0) != 0) continue;
+    const auto& u = b.tensor(name);
+    const double scale = std::max(t.abs().max().item<double>(), 1e-12);
+    const double err = (t.to(torch::kDouble) - u.to(torch::kDouble)).abs().max().item<double>() / scale;
+    if (err > rtol) {
+      ADD_FAILURE() << name << ": relative error " << err << " > " << rtol;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_F(TrainMpi, OneAndTwoRanksFollowTheSameTrajectory) {
+  auto one = train(1, runs_ / "np1", 8);
+  ASSERT_EQ(one.status, 0) << one.output;
+  auto two = train(2, runs_ / "np2", 8);
+  ASSERT_EQ(two.status, 0) << two.output;
+  auto a = latest(runs_ / "np1"), b = latest(runs_ / "np2");
+  EXPECT_EQ(a.meta("step"), "8");
+  EXPECT_EQ(b.meta("world_size"), "2");
+  EXPECT_NEAR(std::stod(a.meta("last_loss")), std::stod(b.meta("last_loss")), 1e-5);
+  EXPECT_TRUE(tensors_equal(a, b, 1e-4));
+}
+
+TEST_F(TrainMpi, ResumeIsBitExactWithTwoRanks) {
+  ASSERT_EQ(train(2, runs_ / "straight", 10).status, 0);
+  auto first = train(2, runs_ / "resumed", 5);
+  ASSERT_EQ(first.status, 0) << first.output;
+  auto second = train(2, runs_ / "resumed", 10);
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_NE(second.output.find("resumed from"), std::string::npos) << second.output;
+  // Same weights, optimiser state, EMA, losses and metadata: the files are byte-identical.
+  auto r = run_command("cmp " + runs_ / "straight/checkpoints/step-000000010.safetensors" + " " +
+                       runs_ / "resumed/checkpoints/step-000000010.safetensors");
+  EXPECT_EQ(r.status, 0) << r.output;
+}
+
+TEST_F(TrainMpi, ResumeWithADifferentNumberOfRanks) {
+  ASSERT_EQ(train(2, runs_ / "ref", 8).status, 0);
+  ASSERT_EQ(train(2, runs_ / "switch", 4).status, 0);
+  auto r = train(1, runs_ / "switch", 8);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("written by 2 rank(s)"), std::string::npos) << r.output;
+  EXPECT_TRUE(tensors_equal(latest(runs_ / "ref"), latest(runs_ / "switch"), 1e-4));
+}
+
+TEST_F(TrainMpi, SigtermCheckpointsAndExitsForRequeue) {
+  const auto run = runs_ / "term";
+  // Slurm signals every task of the step; here each rank gets SIGTERM directly.
+  auto r = interrupt(2, run, 3, "kill -TERM $(rank_pid 0) $(rank_pid 1)", 30);
+  EXPECT_EQ(r.status, kExitRequeue) << r.output;
+  EXPECT_NE(r.output.find("stopping at step"), std::string::npos) << r.output;
+  const auto step = std::stoll(latest(run).meta("step"));
+  EXPECT_GE(step, 3);
+  auto resumed = train(2, run, step + 2);
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from"), std::string::npos) << resumed.output;
+}
+
+TEST_F(TrainMpi, MaxTimeCheckpointsAndExitsForRequeue) {
+  auto r = interrupt(2, runs_ / "clock", 1, "true", 60, "--max-time 3");
+  EXPECT_EQ(r.status, kExitRequeue) << r.output;
+  EXPECT_NE(r.output.find("time limit"), std::string::npos) << r.output;
+}
+
+TEST_F(TrainMpi, FrozenRankEndsTheJobWithinTheTimeout) {
+  const auto run = runs_ / "stop";
+  auto r = interrupt(2, run, 3, "kill -STOP $(rank_pid 1)", 40, "--comm-timeout 6");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("JOB STILL RUNNING"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("stalled or behind: rank 1"), std::string::npos) << r.output;
+  run_command("pkill -KILL -f 'run-dir " + run + " '");  // the frozen rank, if the launcher left it
+}
+
+TEST_F(TrainMpi, KilledRankEndsTheJobAndARerunResumes) {
+  const auto run = runs_ / "kill";
+  auto r = interrupt(2, run, 6, "kill -KILL $(rank_pid 1)", 30, "--checkpoint-interval 2");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_EQ(r.output.find("JOB STILL RUNNING"), std::string::npos) << r.output;
+  const auto step = std::stoll(latest(run).meta("step"));
+  auto resumed = train(2, run, step + 2);
+  EXPECT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from"), std::string::npos) << resumed.output;
+}
+
+TEST_F(TrainMpi, TensorBoardReadsTheEventFiles) {
+  const std::string python = std::string(std::getenv("HOME") ? std::getenv("HOME") : "") +
+                             "/.cache/diffwave-cpp/venv/bin/python";
+  if (run_command(python + " -c 'import tensorboard'").status != 0)
+    GTEST_SKIP() << "the tensorboard Python package is not installed in " << python;
+  const auto run = runs_ / "tb";
+  auto r = train(2, run, 4, "--set train.validation_interval=2 --set train.audio_interval=4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto events = run_command(python + " " + source_path("tests/reference/read_events.py") + " " + run);
+  ASSERT_EQ(events.status, 0) << events.output;
+  for (const char* tag : {"train/loss", "train/grad_norm", "train/learning_rate", "train/audio_samples_per_second",
+                          "train/data_wait_seconds", "validation/loss", "validation/sample", "validation/spectrogram"})
+    EXPECT_NE(events.output.find(tag), std::string::npos) << tag << "\n" << events.output;
+}
+
+TEST_F(TrainMpi, GradientAccumulationFollowsTheSameTrajectory) {
+  ASSERT_EQ(train(1, runs_ / "acc1", 6).status, 0);
+  auto r = train(2, runs_ / "acc2", 6, "--set train.grad_accumulation=2");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(tensors_equal(latest(runs_ / "acc1"), latest(runs_ / "acc2"), 1e-4));
+}
+
+TEST_F(TrainMpi, NonFiniteStepsAreSkippedThenTheRunAborts) {
+  // A learning rate this large drives the weights to infinity within a few steps.
+  auto r = train(2, runs_ / "nan", 50, "--set train.learning_rate=1e30 --set train.lr_min=0 --set train.max_nonfinite_steps=3");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("step skipped"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 consecutive steps with a non-finite gradient norm"), std::string::npos) << r.output;
+}
