@@ -37,26 +37,27 @@ void Dataset::read_crop(size_t i, int64_t offset, int64_t frames, float* audio_o
   if (offset < 0 || offset + frames > shard.mel_frames(item.index))
     throw DataError(fmt::format("{}: crop of {} frames at {} exceeds utterance '{}' ({} frames)", shard.path(), frames,
                                 offset, id(i), shard.mel_frames(item.index)));
-  // Audio beyond the last full hop is zero: the last mel frame covers a partial hop.
-  const auto samples = shard.audio(item.index);
+  // Only the crop is read. Audio beyond the utterance's end is zero: its last mel frame covers a
+  // partial hop (lmnt pads the same way).
   const int64_t first = offset * hop_, count = frames * hop_;
-  for (int64_t s = 0; s < count; ++s) {
-    const int64_t k = first + s;
-    audio_out[s] = k < static_cast<int64_t>(samples.size()) ? samples[static_cast<size_t>(k)] : 0.0f;
-  }
+  const int64_t available = std::max<int64_t>(0, std::min(count, shard.audio_length(item.index) - first));
+  const auto samples = shard.audio(item.index, first, available);
+  std::copy(samples.begin(), samples.end(), audio_out);
+  std::fill(audio_out + available, audio_out + count, 0.0f);
   if (!mel_out) return;
-  const auto mel = shard.mel(item.index);  // [frames, n_mels]
+  const auto mel = shard.mel(item.index, offset, frames);  // [frames, n_mels]
   for (int64_t f = 0; f < frames; ++f)
-    for (int m = 0; m < n_mels_; ++m)
-      mel_out[m * frames + f] = mel[static_cast<size_t>((offset + f) * n_mels_ + m)];
+    for (int m = 0; m < n_mels_; ++m) mel_out[m * frames + f] = mel[static_cast<size_t>(f * n_mels_ + m)];
 }
 
 void Dataset::read_samples(size_t i, int64_t offset, int64_t count, float* audio_out) const {
-  const auto samples = audio(i);
-  if (offset < 0 || offset + count > static_cast<int64_t>(samples.size()))
-    throw DataError(fmt::format("crop of {} samples at {} exceeds utterance '{}' ({} samples)", count, offset, id(i),
-                                samples.size()));
-  std::copy_n(samples.begin() + offset, count, audio_out);
+  const auto& item = items_.at(i);
+  const auto& shard = *shards_[item.shard];
+  if (offset < 0 || offset + count > shard.audio_length(item.index))
+    throw DataError(fmt::format("{}: crop of {} samples at {} exceeds utterance '{}' ({} samples)", shard.path(), count,
+                                offset, id(i), shard.audio_length(item.index)));
+  const auto samples = shard.audio(item.index, offset, count);
+  std::copy(samples.begin(), samples.end(), audio_out);
 }
 
 }  // namespace diffwave
