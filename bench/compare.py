@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Benchmarks diffwave-cpp against lmnt-com/diffwave (PyPI `diffwave`) on this machine, both in
+one invocation, alternating, and prints the ratio (ours / lmnt) with its spread.
+
+    ~/.cache/diffwave-cpp/venv/bin/python bench/compare.py [train] [prep] [sample] [--rounds 3]
+
+Needs the venv made by tests/run.sh plus `pip install --no-deps diffwave==0.1.7 tqdm`, and the
+built binaries in build/bin. The reference runs in separate processes with the same number of
+threads as ours; start-up is excluded from training and sampling throughput (timed windows after
+warm-up), included for prep (end-to-end files per second). Peak memory is each process's max RSS.
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bin")
+THREADS = os.cpu_count()
+
+
+def run(cmd, env=None):
+    """Runs a command; returns (seconds, output, peak RSS in MiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{out[-3000:]}")
+    return time.perf_counter() - start, out, usage.ru_maxrss / 1024
+
+
+def summary(name, ours, theirs, unit, mem_ours, mem_theirs):
+    ratios = [o / t for o, t in zip(ours, theirs)]
+    spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
+    print(f"{name:<34} ours {statistics.median(ours):10.1f} {unit:<10} lmnt {statistics.median(theirs):10.1f} "
+          f"{unit:<10} ratio {statistics.median(ratios):.2f}x (range {spread} over {len(ratios)} rounds) | peak RSS "
+          f"ours {max(mem_ours):.0f} MiB, lmnt {max(mem_theirs):.0f} MiB", flush=True)
+    return statistics.median(ratios)
+
+
+LMNT_TRAIN = r"""
+import sys, time, torch, torch.nn as nn
+from diffwave.model import DiffWave
+from diffwave.params import AttrDict, params as base
+torch.set_num_threads(int(sys.argv[1]))
+C, L, cycle, B, crop, steps = map(int, sys.argv[2:8])
+p = AttrDict(base); p.override(dict(residual_channels=C, residual_layers=L, dilation_cycle_length=cycle))
+torch.manual_seed(0)
+model = DiffWave(p)
+opt = torch.optim.Adam(model.parameters(), lr=p.learning_rate)
+noise_level = torch.tensor(__import__('numpy').cumprod(1 - __import__('numpy').array(p.noise_schedule)).astype('float32'))
+loss_fn = nn.L1Loss()
+T = crop * p.hop_samples
+def step():
+    audio = torch.rand(B, T) * 2 - 1
+    spec = torch.rand(B, p.n_mels, crop)
+    for q in model.parameters(): q.grad = None
+    t = torch.randint(0, len(p.noise_schedule), [B])
+    scale = noise_level[t].unsqueeze(1)
+    noise = torch.randn_like(audio)
+    noisy = scale ** 0.5 * audio + (1.0 - scale) ** 0.5 * noise
+    loss = loss_fn(noise, model(noisy, spec, t).squeeze(1))
+    loss.backward()
+    nn.utils.clip_grad_norm_(model.parameters(), 1e9)
+    opt.step()
+for _ in range(steps): step()          # warm-up, as many steps as timed
+start = time.perf_counter()
+for _ in range(steps): step()
+print(f"samples/s {B * T * steps / (time.perf_counter() - start):.1f}")
+"""
+
+LMNT_PREP = r"""
+import sys, wave, numpy as np, torch, torchaudio
+from argparse import Namespace
+def load_wav(path):  # torchaudio 2.x dropped load_wav; same values: int16 as float, [channels, samples]
+    with wave.open(path) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32)
+        return torch.from_numpy(x.reshape(-1, w.getnchannels()).T.copy()), w.getframerate()
+torchaudio.load_wav = load_wav
+from diffwave.preprocess import main
+main(Namespace(dir=sys.argv[1]))
+"""
+
+
+def make_corpus(work, utterances):
+    corpus = os.path.join(work, "corpus")
+    subprocess.run([os.path.join(ROOT, "launch", "make_demo_corpus.sh"), corpus, str(utterances)], check=True)
+    # lmnt's preprocess demands 22050 Hz input: resample once with sox (high quality).
+    for name in os.listdir(os.path.join(corpus, "wavs")):
+        path = os.path.join(corpus, "wavs", name)
+        subprocess.run(["sox", path, "-r", "22050", path + ".tmp.wav", "rate", "-h"], check=True)
+        os.replace(path + ".tmp.wav", path)
+    return corpus
+
+
+def bench_train(work, prep, rounds):
+    cases = [("tiny", "configs/tiny.yaml", (16, 6, 3), 4, 16, 20), ("BASE (batch 4)", "configs/base.yaml", (64, 30, 10), 4, 62, 3)]
+    for name, config, (C, L, cycle), batch, crop, steps in cases:
+        ours, theirs, mo, mt = [], [], [], []
+        for _ in range(rounds):
+            run_dir = os.path.join(work, "run")
+            shutil.rmtree(run_dir, ignore_errors=True)
+            _, out, mem = run([os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
+                               "--max-steps", str(2 * steps), "--log-interval", str(steps), "--checkpoint-interval", "1000000",
+                               "--set", f"train.batch_size={batch}", "--set", f"train.crop_mel_frames={crop}",
+                               "--set", "train.validation_interval=0", "--set", "train.audio_interval=0"])
+            ours.append(float(re.findall(r"([\d.]+) samples/s", out)[-1]))  # the second window: after warm-up
+            mo.append(mem)
+            _, out, mem = run([sys.executable, "-c", LMNT_TRAIN, str(THREADS), str(C), str(L), str(cycle), str(batch), str(crop), str(steps)])
+            theirs.append(float(re.findall(r"samples/s ([\d.]+)", out)[-1]))
+            mt.append(mem)
+        summary(f"train {name}", ours, theirs, "samples/s", mo, mt)
+
+
+def bench_prep(work, corpus, rounds):
+    files = len(os.listdir(os.path.join(corpus, "wavs")))
+    ours, theirs, mo, mt = [], [], [], []
+    for _ in range(rounds):
+        out_dir = os.path.join(work, "prep_bench")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+        seconds, _, mem = run(["mpirun", "-np", str(THREADS), "--oversubscribe", "--bind-to", "none",
+                               os.path.join(BIN, "diffwave-prep"), "--input", corpus, "--output", out_dir], env=env)
+        ours.append(files / seconds)
+        mo.append(mem)
+        lmnt_dir = os.path.join(work, "lmnt_prep")
+        shutil.rmtree(lmnt_dir, ignore_errors=True)
+        shutil.copytree(os.path.join(corpus, "wavs"), lmnt_dir)
+        seconds, _, mem = run([sys.executable, "-c", LMNT_PREP, lmnt_dir])
+        theirs.append(files / seconds)
+        mt.append(mem)
+    summary(f"prep ({files} files, {THREADS} cores)", ours, theirs, "files/s", mo, mt)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", nargs="*", default=["train", "prep"], choices=["train", "prep"])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--utterances", type=int, default=60)
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores; threads per side: {THREADS}; torch {__import__('torch').__version__}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="diffwave-bench-") as work:
+        corpus = make_corpus(work, args.utterances)
+        prep = os.path.join(work, "prep")
+        run([os.path.join(BIN, "diffwave-prep"), "--input", corpus, "--output", prep])
+        if "train" in args.what:
+            bench_train(work, prep, args.rounds)
+        if "prep" in args.what:
+            bench_prep(work, corpus, args.rounds)
+
+
+if __name__ == "__main__":
+    main()

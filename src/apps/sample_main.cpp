@@ -1,0 +1,86 @@
+// diffwave-sample: vocode a prepared corpus's mels, resynthesise audio files (copy synthesis,
+// with metrics), or draw unconditional samples, over the ranks of an mpirun / srun job or alone.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "common/build_info.h"
+#include "common/error.h"
+#include "corpus.h"
+#include "dist/process_group.h"
+#include "sample/checkpoint_model.h"
+#include "sample/sample_inputs.h"
+#include "sample/sample_job.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Sample DiffWave from a checkpoint (the model's config is the one stored in it). One WAV per input, "
+               "<utterance id>.wav or sample_NNNNN.wav; an utterance's audio depends only on the checkpoint, its input, "
+               "--seed and --schedule, not on the number of ranks or --batch."};
+  std::string checkpoint, mel_dir, split, wav_dir;
+  bool unconditional = false, ema = false;
+  int64_t num_samples = 0;
+  diffwave::SampleJobOptions o;
+  long long seed = 0;
+  app.add_option("--checkpoint", checkpoint, "checkpoint file, or run dir (its checkpoints/latest)")->required();
+  auto* mel = app.add_option("--mel", mel_dir, "diffwave-prep output: vocode every utterance's stored mel");
+  app.add_option("--split", split, "with --mel: only the train or the valid split")
+      ->check(CLI::IsMember({"train", "valid"}))
+      ->needs(mel);
+  auto* wav = app.add_option("--wav", wav_dir, "audio folder (or LJSpeech folder, or list): copy synthesis + metrics");
+  auto* unc = app.add_flag("--unconditional", unconditional, "draw unconditional samples (unconditional model)");
+  app.add_option("--num-samples", num_samples, "with --unconditional: how many")->needs(unc);
+  app.add_option("--output", o.output, "output folder")->required();
+  app.add_option("--schedule", o.schedule, "fast (the config's inference schedule), full, or betas 'b1,b2,...'")->capture_default_str();
+  app.add_option("--seed", seed, "noise seed; each utterance's noise is seeded by it and the utterance id")->capture_default_str();
+  app.add_option("--batch", o.batch, "inputs of equal length per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_flag("--ema", ema, "use the EMA weights");
+  app.add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str()->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--precision", o.precision, "fp32, or bf16 autocast on a GPU")->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+  app.add_option("--chunk-seconds", o.chunk_seconds,
+                 "sample long inputs in windows of this many seconds (plus overlap) to bound memory; 0: off")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--overlap", o.overlap,
+                 "frames (samples when unconditional) added to each side of a window; default: enough for chunked "
+                 "to equal unchunked up to rounding");
+  app.add_option("--threads", o.threads,
+                 "CPU threads per rank (default: the node's cores over its ranks); bit-identical output from "
+                 "different numbers of ranks needs the same value")
+      ->check(CLI::NonNegativeNumber);
+  mel->excludes(wav)->excludes(unc);
+  wav->excludes(unc);
+  app.set_version_flag("--version", diffwave::build_summary());
+  CLI11_PARSE(app, argc, argv);
+  o.seed = static_cast<uint64_t>(seed);
+
+  auto& group = diffwave::ProcessGroup::world();
+  try {
+    if (mel_dir.empty() && wav_dir.empty() && !unconditional)
+      throw diffwave::ConfigError("give one of --mel PREP_OUT, --wav DIR or --unconditional --num-samples K");
+    auto loaded = diffwave::load_checkpoint_model(checkpoint, ema);
+    const auto& config = loaded.config;
+    if (config.model.unconditional != unconditional)
+      throw diffwave::ConfigError(fmt::format(
+          "{}: the model is {} (model.unconditional in its config), so {}", loaded.path,
+          config.model.unconditional ? "unconditional" : "conditioned on mels",
+          config.model.unconditional ? "use --unconditional --num-samples K" : "use --mel or --wav, not --unconditional"));
+    std::unique_ptr<diffwave::SampleInputs> inputs;
+    if (!mel_dir.empty()) {
+      inputs = diffwave::shard_inputs(mel_dir, split, config);
+    } else if (!wav_dir.empty()) {
+      std::vector<diffwave::AudioInput> files;
+      for (const auto& f : diffwave::prep::discover_corpus(wav_dir).files) files.push_back({f.path, f.id, f.problem});
+      inputs = diffwave::wav_inputs(files, config, group);
+    } else {
+      if (num_samples <= 0) throw diffwave::ConfigError("--unconditional needs --num-samples K (K > 0)");
+      inputs = diffwave::unconditional_inputs(num_samples, config);
+    }
+    return diffwave::run_sample_job(loaded, *inputs, o, group);
+  } catch (const std::exception& e) {
+    const auto message = fmt::format("diffwave-sample: error: {}", e.what());
+    if (group.size() > 1) group.abort(message, 1);  // never leave the other ranks waiting
+    std::cerr << message << "\n";
+    return 1;
+  }
+}

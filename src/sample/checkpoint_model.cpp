@@ -1,0 +1,42 @@
+#include "sample/checkpoint_model.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <torch/utils.h>
+
+#include "common/error.h"
+#include "train/checkpoint.h"
+
+namespace diffwave {
+
+DiffWave make_model(const Config& config) {
+  return DiffWave(DiffWaveOptions::from_config(config.model, config.audio.n_mels,
+                                               static_cast<int64_t>(config.diffusion.noise_schedule.betas.size())));
+}
+
+CheckpointModel load_checkpoint_model(const std::string& run_dir_or_file, bool ema) {
+  const auto path = CheckpointStore::resolve(run_dir_or_file);
+  if (!path) throw DataError(fmt::format("{}: no checkpoint file, and no checkpoints/latest in it", run_dir_or_file));
+  const auto ck = read_checkpoint(*path);
+  CheckpointModel out;
+  out.path = *path;
+  out.config = Config::from_yaml(ck.meta("config"), *path + " (metadata 'config')");
+  out.config.validate(0);
+  out.step = ck.metadata.count("step") ? std::stoll(ck.meta("step")) : 0;
+  out.model = make_model(out.config);
+  const std::string prefix = ema ? "ema/" : "model/";
+  torch::NoGradGuard no_grad;
+  for (auto& p : out.model->named_parameters()) {
+    const auto name = prefix + p.key();
+    auto it = ck.tensors.find(name);
+    if (it == ck.tensors.end()) throw DataError(fmt::format("{}: no tensor '{}'", *path, name));
+    if (!it->second.sizes().equals(p.value().sizes()))
+      throw DataError(fmt::format("{}: tensor '{}' has shape {}, the model built from its config expects {}", *path,
+                                  name, fmt::join(it->second.sizes(), "x"), fmt::join(p.value().sizes(), "x")));
+    p.value().copy_(it->second);
+  }
+  out.model->eval();
+  return out;
+}
+
+}  // namespace diffwave

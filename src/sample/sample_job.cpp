@@ -1,0 +1,198 @@
+#include "sample/sample_job.h"
+
+#include <ATen/ATen.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "audio/audio_io.h"
+#include "audio/mel.h"
+#include "common/error.h"
+#include "dist/device.h"
+#include "dist/process_group.h"
+#include "sample/batches.h"
+#include "sample/checkpoint_model.h"
+#include "sample/chunked_sampler.h"
+#include "sample/copy_metrics.h"
+#include "sample/sample_inputs.h"
+
+namespace fs = std::filesystem;
+
+namespace diffwave {
+
+SamplerPlan parse_schedule(const std::string& spec, const Config& config) {
+  const NoiseSchedule train(config.diffusion.noise_schedule.betas);
+  if (spec == "fast") return SamplerPlan::fast(train, config.diffusion.inference_noise_schedule.betas);
+  if (spec == "full") return SamplerPlan::full(train);
+  std::vector<double> betas;
+  std::istringstream in(spec);
+  for (std::string item; std::getline(in, item, ',');) {
+    size_t used = 0;
+    double b = 0;
+    try {
+      b = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size() || !(b > 0 && b < 1))
+      throw ConfigError(fmt::format("--schedule '{}': '{}' is not a beta in (0, 1); expected fast, full or a "
+                                    "comma-separated list of betas",
+                                    spec, item));
+    betas.push_back(b);
+  }
+  if (betas.empty()) throw ConfigError("--schedule is empty; expected fast, full or a comma-separated list of betas");
+  return SamplerPlan::fast(train, betas);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string metrics_row(const std::string& id, const CopyMetrics& m) {
+  return fmt::format("{}\t{:.6f}\t{:.6f}\t{:.6f}\t{:.6f}", id, m.log_mel_l1_db, m.spectral_convergence,
+                     m.log_magnitude_l1, m.mr_stft());
+}
+
+// Rank 0: the per-file rows in id order, then their mean; returns the summary line.
+std::string write_metrics(const std::string& path, std::vector<std::string> rows) {
+  std::sort(rows.begin(), rows.end());
+  CopyMetrics mean;
+  for (const auto& row : rows) {
+    std::istringstream in(row);
+    std::string id;
+    double mr = 0;
+    CopyMetrics m;
+    std::getline(in, id, '\t');
+    in >> m.log_mel_l1_db >> m.spectral_convergence >> m.log_magnitude_l1 >> mr;
+    mean.log_mel_l1_db += m.log_mel_l1_db / double(rows.size());
+    mean.spectral_convergence += m.spectral_convergence / double(rows.size());
+    mean.log_magnitude_l1 += m.log_magnitude_l1 / double(rows.size());
+  }
+  std::ofstream out(path);
+  out << kMetricsHeader << "\n";
+  for (const auto& row : rows) out << row << "\n";
+  out << metrics_row("mean", mean) << "\n";
+  if (!out.flush()) throw Error(fmt::format("{}: cannot write the metrics", path));
+  return fmt::format("copy synthesis, {} files: mean log-mel L1 {:.3f} dB, multi-resolution STFT {:.4f} (spectral "
+                     "convergence {:.4f} + log-magnitude L1 {:.4f}); per file in {}",
+                     rows.size(), mean.log_mel_l1_db, mean.mr_stft(), mean.spectral_convergence,
+                     mean.log_magnitude_l1, path);
+}
+
+}  // namespace
+
+int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const SampleJobOptions& o, ProcessGroup& group) {
+  const auto& config = loaded.config;
+  auto& model = loaded.model;
+  const auto& items = inputs.items();
+  const bool conditional = !config.model.unconditional;
+  const int sample_rate = config.audio.sample_rate;
+  const int64_t hop = config.audio.hop_samples;
+  if (o.precision != "fp32" && o.precision != "bf16")
+    throw ConfigError(fmt::format("--precision '{}': expected fp32 or bf16", o.precision));
+  if (o.chunk_seconds < 0) throw ConfigError(fmt::format("--chunk-seconds {} must not be negative", o.chunk_seconds));
+
+  const auto [local_rank, local_size] = group.local_rank_and_size();
+  const auto device = select_device(o.device, local_rank, local_size, group.rank());
+  // Float reductions inside oneDNN's convolutions are split by thread, so bit-identical files from
+  // different rank counts need the same --threads on each.
+  if (device.is_cpu()) at::set_num_threads(o.threads > 0 ? o.threads : cpu_threads_per_rank(local_size));
+  const bool bf16 = o.precision == "bf16" && device.is_cuda();
+  if (o.precision == "bf16" && !bf16 && group.is_root())
+    std::cerr << "diffwave-sample: bf16 needs a GPU; sampling in fp32 on the CPU\n";
+  model->to(device);
+  const auto options = at::TensorOptions().dtype(at::kFloat).device(device);
+
+  const auto plan = parse_schedule(o.schedule, config);
+  const int64_t overlap = o.overlap >= 0 ? o.overlap : default_overlap(model->options(), plan.steps());
+  const int64_t unit = conditional ? hop : 1;  // windows are planned in frames, or in samples
+  const int64_t chunk = o.chunk_seconds > 0
+                            ? std::max<int64_t>(1, std::llround(o.chunk_seconds * sample_rate / double(unit)))
+                            : 0;
+  const auto batches = make_batches(items, o.batch);
+  const auto mine = rank_batches(batches, group.rank(), group.size());
+  fs::create_directories(o.output);
+  const MelSpectrogram mel_of(config.audio);
+  if (group.is_root()) {
+    for (const auto& note : inputs.notes()) std::cerr << "diffwave-sample: " << note << "\n";
+    const char* units = conditional ? "frames" : "samples";
+    std::cerr << fmt::format("diffwave-sample: {} (step {}), {} inputs in {} batches over {} rank(s), {} steps, {}, "
+                             "{} on {}{}\n",
+                             loaded.path, loaded.step, items.size(), batches.size(), group.size(), plan.steps(),
+                             chunk > 0 ? fmt::format("windows of {} {} + {} overlap each side", chunk, units, overlap)
+                                       : std::string("unchunked"),
+                             bf16 ? "bf16" : "fp32", device.str(),
+                             device.is_cpu() ? fmt::format(" ({} threads per rank)", at::get_num_threads()) : "");
+  }
+
+  const auto start = Clock::now();
+  double audio_seconds = 0;
+  int64_t files = 0;
+  std::ostringstream metrics;
+  for (const auto& batch : mine) {
+    std::vector<std::string> ids;
+    std::vector<at::Tensor> mels;
+    for (size_t i : batch) {
+      ids.push_back(items[i].id);
+      if (conditional) mels.push_back(inputs.mel(i));
+    }
+    const int64_t units = items[batch.front()].length;
+    auto windows = plan_windows(units, chunk, overlap);
+    for (auto& w : windows) w = {w.begin * unit, w.end * unit, w.keep_begin * unit, w.keep_end * unit};
+    const auto mel = conditional ? at::stack(mels).to(device) : at::Tensor();
+    const auto audio = sample_windows(model, plan, mel, static_cast<int64_t>(batch.size()), units * unit,
+                                      row_generators(o.seed, ids), windows, options, bf16)
+                           .cpu();
+    for (size_t r = 0; r < batch.size(); ++r) {
+      auto row = audio[static_cast<int64_t>(r)];
+      const auto reference = inputs.reference(batch[r]);
+      if (reference.defined()) {  // copy synthesis: as long as the original
+        row = row.slice(0, 0, std::min(row.size(0), reference.size(0)));
+        metrics << metrics_row(ids[r], copy_metrics(reference, row, mel_of)) << "\n";
+      }
+      row = row.contiguous();
+      const auto path = fs::path(o.output) / (ids[r] + ".wav");
+      fs::create_directories(path.parent_path());
+      write_wav(path.string(), row.data_ptr<float>(), static_cast<size_t>(row.numel()), sample_rate);
+      audio_seconds += double(row.numel()) / sample_rate;
+      ++files;
+    }
+  }
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+
+  const auto stats = group.gather(fmt::format("{} {} {:.17g} {:.17g}", group.rank(), files, audio_seconds, wall));
+  const auto metric_parts = group.gather(metrics.str());
+  if (group.is_root()) {
+    int64_t total_files = 0;
+    double total_audio = 0, slowest = 0;
+    for (const auto& s : stats) {
+      std::istringstream in(s);
+      int rank = 0;
+      int64_t n = 0;
+      double a = 0, w = 0;
+      in >> rank >> n >> a >> w;
+      total_files += n;
+      total_audio += a;
+      slowest = std::max(slowest, w);
+      std::cout << fmt::format("rank {}: {} files, {:.2f} s of audio in {:.2f} s: real-time factor {:.3f}\n", rank, n,
+                               a, w, w > 0 ? a / w : 0.0);
+    }
+    std::cout << fmt::format("total: {} files written to {}, {:.2f} s of audio in {:.2f} s (slowest rank): real-time "
+                             "factor {:.3f}\n",
+                             total_files, o.output, total_audio, slowest, slowest > 0 ? total_audio / slowest : 0.0);
+    std::vector<std::string> rows;
+    for (const auto& part : metric_parts) {
+      std::istringstream in(part);
+      for (std::string line; std::getline(in, line);) rows.push_back(line);
+    }
+    if (!rows.empty()) std::cout << write_metrics((fs::path(o.output) / "metrics.tsv").string(), rows) << "\n";
+  }
+  group.barrier();
+  return 0;
+}
+
+}  // namespace diffwave

@@ -1,0 +1,191 @@
+// diffwave-sample and diffwave-export end to end on CPU: identical files from 1 and 2 ranks,
+// batching, copy synthesis metrics, unconditional samples, lmnt's own DiffWave running an
+// exported model, and fine-tuning imported weights. The SampleMpi suite trains one tiny model
+// for one step (ctest runs each test in its own process, so keep that set-up short).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "audio/audio_io.h"
+#include "interop/torch_pickle.h"
+#include "sample/checkpoint_model.h"
+#include "support/prep_corpus.h"
+#include "train/checkpoint.h"
+
+namespace fs = std::filesystem;
+using namespace diffwave;
+using namespace diffwave::test;
+
+namespace {
+
+class SampleMpi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    corpus_ = new TempDir();
+    fs::create_directories(*corpus_ / "wavs");
+    // Three lengths, so that batches of equal lengths form.
+    for (unsigned i = 0; i < 8; ++i) write_tone(*corpus_ / ("wavs/utt" + std::to_string(100 + i) + ".wav"), 0.6 + 0.05 * (i % 3), i);
+    auto r = run_prep("--input " + *corpus_ / "wavs" + " --output " + *corpus_ / "prep" + " --config " +
+                      source_path("configs/tiny.yaml") + " --set prep.validation_fraction=0.15");
+    ASSERT_EQ(r.status, 0) << r.output;
+    r = run_command(bin_path("diffwave-train") + " --config " + source_path("configs/tiny.yaml") + " --data " +
+                    *corpus_ / "prep" + " --run-dir " + *corpus_ / "run" +
+                    " --max-steps 1 --log-interval 1 --set train.validation_interval=0 --set train.audio_interval=0");
+    ASSERT_EQ(r.status, 0) << r.output;
+  }
+  static void TearDownTestSuite() {
+    delete corpus_;
+    corpus_ = nullptr;
+  }
+  static std::string mpirun(int ranks) {
+    return ranks <= 1 ? std::string()
+                      : "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np " + std::to_string(ranks) +
+                            " --oversubscribe --bind-to none ";
+  }
+  static CommandResult sample(int ranks, const std::string& args) {
+    return run_command(mpirun(ranks) + bin_path("diffwave-sample") + " --threads 1 " + args);
+  }
+  static std::string run_dir() { return *corpus_ / "run"; }
+  static std::string prep_dir() { return *corpus_ / "prep"; }
+  static std::string wav_dir() { return *corpus_ / "wavs"; }
+
+  static TempDir* corpus_;
+  TempDir out_;
+};
+TempDir* SampleMpi::corpus_ = nullptr;
+
+std::vector<std::string> wav_names(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".wav") names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+TEST_F(SampleMpi, OneAndTwoRanksWriteIdenticalFilesAndBatchingChangesNothing) {
+  // Chunks of 0.3 s (26 frames) cut every utterance into windows, so they are covered as well.
+  const std::string args = " --checkpoint " + run_dir() + " --mel " + prep_dir() + " --chunk-seconds 0.3 --seed 9";
+  auto one = sample(1, args + " --batch 2 --output " + out_ / "np1");
+  ASSERT_EQ(one.status, 0) << one.output;
+  auto two = sample(2, args + " --batch 2 --output " + out_ / "np2");
+  ASSERT_EQ(two.status, 0) << two.output;
+  EXPECT_NE(two.output.find("rank 1:"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("total: 8 files"), std::string::npos) << two.output;
+  EXPECT_NE(two.output.find("real-time factor"), std::string::npos) << two.output;
+  const auto names = wav_names(out_ / "np1");
+  ASSERT_EQ(names.size(), 8u);
+  EXPECT_EQ(names, wav_names(out_ / "np2"));
+  for (const auto& name : names) {
+    auto r = run_command("cmp " + out_ / ("np1/" + name) + " " + out_ / ("np2/" + name));
+    EXPECT_EQ(r.status, 0) << name << ": " << r.output;
+  }
+  // Batches of 2 (three lengths: 3 + 3 + 2 utterances) give the audio of one by one, up to an int16 step.
+  auto single = sample(1, args + " --batch 1 --output " + out_ / "b1");
+  ASSERT_EQ(single.status, 0) << single.output;
+  EXPECT_NE(one.output.find("in 5 batches"), std::string::npos) << one.output;
+  double worst = 0;
+  for (const auto& name : names) {
+    const auto a = read_audio(out_ / ("b1/" + name)).samples, b = read_audio(out_ / ("np1/" + name)).samples;
+    ASSERT_EQ(a.size(), b.size()) << name;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::abs(a[i] - b[i])));
+  }
+  EXPECT_LE(worst, 2.0 / 32768) << "batched and one-by-one differ by more than an int16 step";
+  // Another seed gives other audio.
+  auto other = sample(1, " --checkpoint " + run_dir() + " --mel " + prep_dir() + " --split valid --seed 10 --output " + out_ / "seed10");
+  ASSERT_EQ(other.status, 0) << other.output;
+  for (const auto& name : wav_names(out_ / "seed10"))
+    EXPECT_NE(run_command("cmp -s " + out_ / ("np1/" + name) + " " + out_ / ("seed10/" + name)).status, 0) << name;
+}
+
+TEST_F(SampleMpi, CopySynthesisWritesMetrics) {
+  auto r = sample(2, " --checkpoint " + run_dir() + " --wav " + wav_dir() + " --output " + out_ / "copy");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("copy synthesis, 8 files: mean log-mel L1"), std::string::npos) << r.output;
+  std::ifstream in(out_ / "copy/metrics.tsv");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 10u);
+  EXPECT_EQ(lines[0], "id\tlog_mel_l1_db\tspectral_convergence\tlog_magnitude_l1\tmr_stft");
+  EXPECT_EQ(lines[1].substr(0, 7), "utt100\t");
+  EXPECT_EQ(lines[9].substr(0, 5), "mean\t");
+  for (unsigned i = 0; i < 8; ++i) {  // as long as the originals
+    const auto name = "utt" + std::to_string(100 + i) + ".wav";
+    EXPECT_EQ(probe_audio(out_ / ("copy/" + name)).frames, probe_audio(wav_dir() + "/" + name).frames) << name;
+  }
+}
+
+// Needs no corpus and no training: a checkpoint of an unconditional model with perturbed weights.
+TEST(SampleUnconditional, WritesKFilesOfAudioLen) {
+  TempDir out_;
+  auto config = Config::load(source_path("configs/tiny.yaml"), {"model.unconditional=true", "train.audio_len=3000"});
+  torch::manual_seed(1);
+  auto model = make_model(config);
+  Checkpoint ck;
+  for (const auto& p : model->named_parameters()) {
+    ck.tensors["model/" + p.key()] = p.value().detach() + 0.05 * torch::randn(p.value().sizes());
+    ck.tensors["ema/" + p.key()] = ck.tensors["model/" + p.key()];
+  }
+  ck.metadata = {{"step", "0"}, {"config", config.to_yaml()}};
+  write_checkpoint(out_ / "unc.safetensors", ck);
+  auto sample = [](int ranks, const std::string& args) {
+    return run_command((ranks > 1 ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np " +
+                                        std::to_string(ranks) + " --oversubscribe --bind-to none "
+                                  : std::string()) +
+                       bin_path("diffwave-sample") + " --threads 1 " + args);
+  };
+  auto r = sample(2, " --checkpoint " + out_ / "unc.safetensors" + " --unconditional --num-samples 3 --ema --chunk-seconds 0.05 --output " +
+                         out_ / "unc");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(wav_names(out_ / "unc"), (std::vector<std::string>{"sample_00000.wav", "sample_00001.wav", "sample_00002.wav"}));
+  for (const auto& name : wav_names(out_ / "unc")) EXPECT_EQ(probe_audio(out_ / ("unc/" + name)).frames, 3000) << name;
+  // The mode must match the model.
+  auto wrong = sample(1, " --checkpoint " + out_ / "unc.safetensors" + " --mel " + out_ / "no-such-prep" + " --output " + out_ / "x");
+  EXPECT_NE(wrong.status, 0);
+  EXPECT_NE(wrong.output.find("unconditional"), std::string::npos) << wrong.output;
+}
+
+TEST_F(SampleMpi, LmntRunsTheExportedModel) {
+  const std::string python = std::string(std::getenv("HOME") ? std::getenv("HOME") : "") +
+                             "/.cache/diffwave-cpp/venv/bin/python";
+  if (run_command(python + " -c 'import diffwave.model'").status != 0)
+    GTEST_SKIP() << "the diffwave Python package (lmnt-com/diffwave 0.1.7) is not installed in " << python;
+  auto r = run_command(bin_path("diffwave-export") + " --checkpoint " + run_dir() + " --output " + out_ / "m.pt");
+  ASSERT_EQ(r.status, 0) << r.output;
+  torch::manual_seed(5);
+  const int64_t frames = 12, length = frames * 256;
+  const auto audio = torch::randn({2, length}), mel = torch::rand({2, 80, frames});
+  const auto steps = torch::tensor({3, 41}, torch::kLong);
+  c10::impl::GenericDict inputs(c10::StringType::get(), c10::TensorType::get());
+  inputs.insert("audio", audio);
+  inputs.insert("mel", mel);
+  inputs.insert("steps", steps);
+  torch_save_file(inputs, out_ / "inputs.pt");
+  r = run_command(python + " " + source_path("tests/reference/check_export.py") + " " + out_ / "m.pt" + " " +
+                  out_ / "inputs.pt" + " " + out_ / "outputs.pt");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto theirs = torch_load_file(out_ / "outputs.pt").toGenericDict().at("output").toTensor();
+  auto loaded = load_checkpoint_model(run_dir(), false);
+  torch::NoGradGuard no_grad;
+  const auto ours = loaded.model->forward(audio, steps, mel);
+  ASSERT_EQ(ours.sizes(), theirs.sizes());
+  std::cout << "lmnt vs ours on the exported model: relative error " << relative_error(ours, theirs) << "\n";
+  EXPECT_TRUE(RelativelyClose(ours, theirs, 1e-5));
+}
+
+TEST_F(SampleMpi, ImportedWeightsFineTuneAndSample) {
+  auto r = run_command(bin_path("diffwave-export") + " --checkpoint " + run_dir() + " --output " + out_ / "m.pt");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_command(bin_path("diffwave-export") + " --from-lmnt " + out_ / "m.pt" + " --output " + out_ / "ft");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = sample(1, " --checkpoint " + out_ / "ft" + " --mel " + prep_dir() + " --split valid --output " + out_ / "ftout");
+  ASSERT_EQ(r.status, 0) << r.output;
+  r = run_command(bin_path("diffwave-train") + " --config " + source_path("configs/tiny.yaml") + " --data " + prep_dir() +
+                  " --run-dir " + out_ / "ft" + " --max-steps 1 --set train.validation_interval=0 --set train.audio_interval=0");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("resumed from"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(out_ / "ft/checkpoints/step-000000001.safetensors")) << r.output;
+}
