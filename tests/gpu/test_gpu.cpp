@@ -5,6 +5,7 @@
 #include "audio/mel.h"
 #include "common/config.h"
 #include "diffusion/diffusion.h"
+#include "support/fixtures.h"
 
 using namespace diffwave;
 
@@ -14,21 +15,10 @@ using namespace diffwave;
 
 TEST(Gpu, ModelForwardAndBackwardMatchCpu) {
   REQUIRE_GPU();
-  torch::manual_seed(0);
-  DiffWaveOptions o;
-  o.residual_channels = 16;
-  o.residual_layers = 6;
-  o.dilation_cycle_length = 3;
-  DiffWave cpu(o);
-  for (auto& p : cpu->parameters()) p.data().add_(0.05 * torch::randn_like(p));
-  DiffWave gpu(o);
-  {
-    torch::NoGradGuard g;
-    auto src = cpu->parameters();
-    auto dst = gpu->parameters();
-    for (size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i]);
-  }
+  auto cpu = test::perturbed_model(16, 6, 3, 0);
+  auto gpu = test::perturbed_model(16, 6, 3, 0);
   gpu->to(torch::kCUDA);
+  torch::manual_seed(1);
   auto audio = torch::rand({2, 2048}) * 2 - 1;
   auto mel = torch::rand({2, 80, 8});
   auto t = torch::tensor({3, 40});

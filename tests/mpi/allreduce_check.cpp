@@ -11,6 +11,7 @@
 #include "dist/gradient_reducer.h"
 #include "dist/process_group.h"
 #include "model/diffwave.h"
+#include "support/fixtures.h"
 
 using namespace diffwave;
 
@@ -23,17 +24,7 @@ void expect(bool ok, const std::string& what, int rank) {
   }
 }
 
-DiffWave model_for_test() {
-  torch::manual_seed(11);  // the same weights on every rank
-  DiffWaveOptions o;
-  o.residual_channels = 8;
-  o.residual_layers = 3;
-  o.dilation_cycle_length = 2;
-  DiffWave m(o);
-  torch::NoGradGuard g;
-  for (auto& p : m->parameters()) p.add_(0.05 * torch::randn_like(p));
-  return m;
-}
+DiffWave model_for_test() { return test::perturbed_model(8, 3, 2, 11); }  // the same weights on every rank
 
 // Rank r's loss on its own data, reproducible on any rank.
 torch::Tensor loss_for_rank(DiffWave& m, int r) {

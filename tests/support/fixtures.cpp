@@ -37,6 +37,19 @@ void load_parameters(DiffWave& model, const H5File& file, const std::string& gro
                               << (unused.empty() ? "" : *unused.begin());
 }
 
+DiffWave perturbed_model(int64_t channels, int64_t layers, int64_t cycle, uint64_t seed, bool unconditional) {
+  DiffWaveOptions o;
+  o.residual_channels = channels;
+  o.residual_layers = layers;
+  o.dilation_cycle_length = cycle;
+  o.unconditional = unconditional;
+  torch::manual_seed(seed);
+  DiffWave model(o);
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->parameters()) p.add_(0.05 * torch::randn(p.sizes()));
+  return model;
+}
+
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected) {
   auto a = actual.to(torch::kDouble).cpu(), e = expected.to(torch::kDouble).cpu();
   const double scale = e.abs().max().item<double>();

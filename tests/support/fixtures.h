@@ -21,6 +21,10 @@ torch::Tensor read_long_tensor(const H5File& file, const std::string& dataset); 
 // missing or mis-shaped one, and on datasets that match no parameter.
 void load_parameters(DiffWave& model, const H5File& file, const std::string& group);
 
+// A small DiffWave with every weight perturbed, the same for the same seed: lmnt zero-initialises
+// the output projection, which would make every prediction a constant and hide most errors.
+DiffWave perturbed_model(int64_t channels, int64_t layers, int64_t cycle, uint64_t seed, bool unconditional = false);
+
 // max |actual - expected| / max |expected|: the relative error the tolerances refer to.
 double relative_error(const torch::Tensor& actual, const torch::Tensor& expected);
 ::testing::AssertionResult RelativelyClose(const torch::Tensor& actual, const torch::Tensor& expected, double rtol);

@@ -4,22 +4,12 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "diffusion/diffusion.h"
+#include "support/fixtures.h"
 
 using namespace diffwave;
 
 namespace {
-DiffWave tiny(bool unconditional = false) {
-  torch::manual_seed(1);
-  DiffWaveOptions o;
-  o.residual_channels = 4;
-  o.residual_layers = 2;
-  o.dilation_cycle_length = 2;
-  o.unconditional = unconditional;
-  DiffWave model(o);
-  torch::NoGradGuard g;
-  for (auto& p : model->parameters()) p.add_(0.05 * torch::randn_like(p));  // non-zero output layer
-  return model;
-}
+DiffWave tiny(bool unconditional = false) { return test::perturbed_model(4, 2, 2, 1, unconditional); }
 NoiseSchedule base_schedule() { return NoiseSchedule(Config{}.diffusion.noise_schedule.betas); }
 }  // namespace
 

@@ -7,6 +7,7 @@
 
 #include "dist/gradient_reducer.h"
 #include "model/diffwave.h"
+#include "support/fixtures.h"
 
 using namespace diffwave;
 
@@ -28,17 +29,7 @@ class HalvingComm : public Communicator {
   std::vector<int64_t> sizes;
 };
 
-DiffWave small_model() {
-  torch::manual_seed(3);
-  DiffWaveOptions o;
-  o.residual_channels = 8;
-  o.residual_layers = 3;
-  o.dilation_cycle_length = 2;
-  DiffWave m(o);
-  torch::NoGradGuard g;
-  for (auto& p : m->parameters()) p.add_(0.05 * torch::randn_like(p));
-  return m;
-}
+DiffWave small_model() { return test::perturbed_model(8, 3, 2, 3); }
 
 torch::Tensor loss_of(DiffWave& m, int seed) {
   torch::manual_seed(seed);

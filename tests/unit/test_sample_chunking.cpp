@@ -10,6 +10,7 @@
 #include "diffusion/diffusion.h"
 #include "sample/batches.h"
 #include "sample/chunked_sampler.h"
+#include "support/fixtures.h"
 
 using namespace diffwave;
 
@@ -19,15 +20,7 @@ namespace {
 // projection, which would make every prediction zero and hide window effects).
 DiffWave perturbed_model(bool unconditional = false) {
   torch::set_num_threads(1);  // the machine is shared; one thread is also the fastest here
-  DiffWaveOptions o;
-  o.residual_channels = 16;
-  o.residual_layers = 6;
-  o.dilation_cycle_length = 3;
-  o.unconditional = unconditional;
-  torch::manual_seed(7);
-  DiffWave model(o);
-  torch::NoGradGuard no_grad;
-  for (auto& p : model->parameters()) p.add_(0.05 * torch::randn(p.sizes()));
+  auto model = test::perturbed_model(16, 6, 3, 7, unconditional);
   model->eval();
   return model;
 }
