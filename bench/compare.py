@@ -2,7 +2,7 @@
 """Benchmarks diffwave-cpp against lmnt-com/diffwave (PyPI `diffwave`) on this machine, both in
 one invocation, alternating, and prints the ratio (ours / lmnt) with its spread.
 
-    ~/.cache/diffwave-cpp/venv/bin/python bench/compare.py [train] [prep] [sample] [--rounds 3]
+    ~/.cache/diffwave-cpp/venv/bin/python bench/compare.py [train] [sample] [prep] [--rounds 3]
 
 Needs the venv made by tests/run.sh plus `pip install --no-deps diffwave==0.1.7 tqdm`, and the
 built binaries in build/bin. The reference runs in separate processes with the same number of
@@ -39,7 +39,7 @@ def run(cmd, env=None):
 def summary(name, ours, theirs, unit, mem_ours, mem_theirs):
     ratios = [o / t for o, t in zip(ours, theirs)]
     spread = f"{min(ratios):.2f}-{max(ratios):.2f}"
-    print(f"{name:<34} ours {statistics.median(ours):10.1f} {unit:<10} lmnt {statistics.median(theirs):10.1f} "
+    print(f"{name:<34} ours {statistics.median(ours):10.3g} {unit:<10} lmnt {statistics.median(theirs):10.3g} "
           f"{unit:<10} ratio {statistics.median(ratios):.2f}x (range {spread} over {len(ratios)} rounds) | peak RSS "
           f"ours {max(mem_ours):.0f} MiB, lmnt {max(mem_theirs):.0f} MiB", flush=True)
     return statistics.median(ratios)
@@ -119,6 +119,55 @@ def bench_train(work, prep, rounds):
         summary(f"train {name}", ours, theirs, "samples/s", mo, mt)
 
 
+LMNT_SAMPLE = r"""
+import json, sys, time, h5py, numpy as np, torch
+import diffwave.params as P
+from diffwave.inference import predict
+torch.set_num_threads(int(sys.argv[1]))
+model_pt, prep, schedule = sys.argv[2], sys.argv[3], sys.argv[4]
+params = torch.load(model_pt, weights_only=True)["params"]
+P.params.override(params)  # predict builds DiffWave(base params): make those the model's
+manifest = json.load(open(prep + "/manifest.json"))
+mels = []
+for shard in manifest["shards"]:
+    with h5py.File(prep + "/" + shard["path"]) as f:
+        valid, offs, frames = f["index/validation"][:], f["index/mel_offset"][:], f["index/mel_frames"][:]
+        mels += [torch.from_numpy(f["mel"][o:o + n].T.copy()) for v, o, n in zip(valid, offs, frames) if v]
+fast = schedule == "fast"
+predict(mels[0][:, :10], model_dir=model_pt, device=torch.device("cpu"), fast_sampling=fast)  # warm-up
+audio_seconds, start = 0.0, time.perf_counter()
+for mel in mels:
+    audio, sr = predict(mel, model_dir=model_pt, device=torch.device("cpu"), fast_sampling=fast)
+    audio_seconds += audio.shape[-1] / sr
+print(f"real-time factor {audio_seconds / (time.perf_counter() - start):.4f}")
+"""
+
+
+def bench_sample(work, prep, rounds):
+    cases = [("tiny", "configs/tiny.yaml", ["fast", "full"]), ("BASE", "configs/base.yaml", ["fast"])]
+    for name, config, schedules in cases:
+        run_dir = os.path.join(work, "sample_run_" + name.lower())
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run([os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
+             "--max-steps", "1", "--set", "train.batch_size=2", "--set", "train.validation_interval=0",
+             "--set", "train.audio_interval=0"])
+        model_pt = os.path.join(work, f"{name}.pt")
+        run([os.path.join(BIN, "diffwave-export"), "--checkpoint", run_dir, "--output", model_pt])
+        for schedule in schedules:
+            ours, theirs, mo, mt = [], [], [], []
+            for _ in range(rounds):
+                out_dir = os.path.join(work, "samples")
+                shutil.rmtree(out_dir, ignore_errors=True)
+                _, out, mem = run([os.path.join(BIN, "diffwave-sample"), "--checkpoint", run_dir, "--mel", prep,
+                                   "--split", "valid", "--output", out_dir, "--schedule", schedule, "--chunk-seconds", "0"])
+                ours.append(float(re.findall(r"real-time factor ([\d.]+)", out)[-1]))
+                mo.append(mem)
+                _, out, mem = run([sys.executable, "-c", LMNT_SAMPLE, str(THREADS), model_pt, prep, schedule])
+                theirs.append(float(re.findall(r"real-time factor ([\d.]+)", out)[-1]))
+                mt.append(mem)
+            summary(f"sample {name} {schedule}", ours, theirs, "x realtime", mo, mt)
+
+
 def bench_prep(work, corpus, rounds):
     files = len(os.listdir(os.path.join(corpus, "wavs")))
     ours, theirs, mo, mt = [], [], [], []
@@ -141,7 +190,7 @@ def bench_prep(work, corpus, rounds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="*", default=["train", "prep"], choices=["train", "prep"])
+    parser.add_argument("what", nargs="*", default=["train", "sample", "prep"], choices=["train", "sample", "prep"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--utterances", type=int, default=60)
     args = parser.parse_args()
@@ -152,6 +201,8 @@ def main():
         run([os.path.join(BIN, "diffwave-prep"), "--input", corpus, "--output", prep])
         if "train" in args.what:
             bench_train(work, prep, args.rounds)
+        if "sample" in args.what:
+            bench_sample(work, prep, args.rounds)
         if "prep" in args.what:
             bench_prep(work, corpus, args.rounds)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the project (installing what is missing) and runs the test suites with CTest.
 #   ./tests/run.sh                 everything (gpu tests skip without a GPU)
-#   ./tests/run.sh -L unit         one tier: unit, mpi, gpu, slow (any ctest arguments pass through)
+#   ./tests/run.sh -L unit         one tier: unit, mpi, gpu, slurm, slow (any ctest arguments pass through)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source launch/setup.sh
