@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/error.h"
 #include "support/prep_corpus.h"
 #include "train/checkpoint.h"
 #include "train/signals.h"
@@ -193,4 +194,17 @@ TEST_F(TrainMpi, NonFiniteStepsAreSkippedThenTheRunAborts) {
   EXPECT_NE(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("step skipped"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("3 consecutive steps with a non-finite gradient norm"), std::string::npos) << r.output;
+}
+
+TEST_F(TrainMpi, UnconditionalModelTrainsOnAudioCrops) {
+  const auto run = runs_ / "uncond";
+  auto r = train(2, run, 4,
+                 "--set model.unconditional=true --set train.audio_len=4096 --set train.validation_interval=2 "
+                 "--set train.audio_interval=4");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("validation loss"), std::string::npos) << r.output;
+  auto ck = latest(run);
+  EXPECT_EQ(ck.meta("step"), "4");
+  EXPECT_THROW(ck.tensor("model/spectrogram_upsampler.conv1.weight"), DataError);
+  EXPECT_NO_THROW(ck.tensor("model/residual_layers.0.dilated_conv.weight"));
 }
