@@ -159,7 +159,8 @@ def bench_sample(work, prep, rounds):
                 out_dir = os.path.join(work, "samples")
                 shutil.rmtree(out_dir, ignore_errors=True)
                 _, out, mem = run([os.path.join(BIN, "diffwave-sample"), "--checkpoint", run_dir, "--mel", prep,
-                                   "--split", "valid", "--output", out_dir, "--schedule", schedule, "--chunk-seconds", "0"])
+                                   "--split", "valid", "--output", out_dir, "--schedule", schedule, "--chunk-seconds", "0",
+                                   "--threads", str(THREADS)])
                 ours.append(float(re.findall(r"real-time factor ([\d.]+)", out)[-1]))
                 mo.append(mem)
                 _, out, mem = run([sys.executable, "-c", LMNT_SAMPLE, str(THREADS), model_pt, prep, schedule])

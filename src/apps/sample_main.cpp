@@ -45,8 +45,8 @@ int main(int argc, char** argv) {
                  "frames (samples when unconditional) added to each side of a window; default: enough for chunked "
                  "to equal unchunked up to rounding");
   app.add_option("--threads", o.threads,
-                 "CPU threads per rank (default: the node's cores over its ranks); bit-identical output from "
-                 "different numbers of ranks needs the same value")
+                 "CPU threads per rank (default 1, so that the audio does not depend on how many ranks share a "
+                 "node: launch one rank per core for speed); runs meant to give identical bytes need the same value")
       ->check(CLI::NonNegativeNumber);
   mel->excludes(wav)->excludes(unc);
   wav->excludes(unc);

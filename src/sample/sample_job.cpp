@@ -98,9 +98,9 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
 
   const auto [local_rank, local_size] = group.local_rank_and_size();
   const auto device = select_device(o.device, local_rank, local_size, group.rank());
-  // Float reductions inside oneDNN's convolutions are split by thread, so bit-identical files from
-  // different rank counts need the same --threads on each.
-  if (device.is_cpu()) at::set_num_threads(o.threads > 0 ? o.threads : cpu_threads_per_rank(local_size));
+  // Float reductions inside oneDNN's convolutions are split by thread, so the thread count must not
+  // follow the rank count: one thread per CPU rank by default (launch a rank per core for speed).
+  if (device.is_cpu()) at::set_num_threads(o.threads > 0 ? o.threads : 1);
   const bool bf16 = o.precision == "bf16" && device.is_cuda();
   if (o.precision == "bf16" && !bf16 && group.is_root())
     std::cerr << "diffwave-sample: bf16 needs a GPU; sampling in fp32 on the CPU\n";

@@ -45,7 +45,7 @@ class SampleMpi : public ::testing::Test {
                             " --oversubscribe --bind-to none ";
   }
   static CommandResult sample(int ranks, const std::string& args) {
-    return run_command(mpirun(ranks) + bin_path("diffwave-sample") + " --threads 1 " + args);
+    return run_command(mpirun(ranks) + bin_path("diffwave-sample") + " " + args);
   }
   static std::string run_dir() { return *corpus_ / "run"; }
   static std::string prep_dir() { return *corpus_ / "prep"; }
@@ -135,7 +135,7 @@ TEST(SampleUnconditional, WritesKFilesOfAudioLen) {
     return run_command((ranks > 1 ? "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np " +
                                         std::to_string(ranks) + " --oversubscribe --bind-to none "
                                   : std::string()) +
-                       bin_path("diffwave-sample") + " --threads 1 " + args);
+                       bin_path("diffwave-sample") + " " + args);
   };
   auto r = sample(2, " --checkpoint " + out_ / "unc.safetensors" + " --unconditional --num-samples 3 --ema --chunk-seconds 0.05 --output " +
                          out_ / "unc");
