@@ -3,11 +3,16 @@
 #include <ATen/ATen.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/error.h"
 
 namespace diffwave {
+
+namespace {
+constexpr size_t kFirstBucketBytes = size_t{1} << 20;
+}  // namespace
 
 GradientReducer::GradientReducer(std::vector<at::Tensor> params, Communicator& comm, size_t bucket_cap_bytes)
     : params_(std::move(params)), comm_(comm), where_(params_.size()), seen_(params_.size(), false) {
@@ -17,7 +22,9 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> params, Communicator& c
     const auto& p = params_[k];
     if (p.scalar_type() != at::kFloat) throw Error("gradient reducer: parameters must be float32");
     const size_t p_bytes = static_cast<size_t>(p.numel()) * sizeof(float);
-    if (buckets_.empty() || (bytes + p_bytes > bucket_cap_bytes && !buckets_.back().params.empty())) {
+    // The first bucket is kept small (as DDP does) so that communication starts early in backward.
+    const size_t cap = buckets_.size() <= 1 ? std::min(bucket_cap_bytes, kFirstBucketBytes) : bucket_cap_bytes;
+    if (buckets_.empty() || (bytes + p_bytes > cap && !buckets_.back().params.empty())) {
       buckets_.emplace_back();
       bytes = 0;
     }

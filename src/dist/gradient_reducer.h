@@ -25,7 +25,7 @@ class GradientReducer {
   };
 
   // Buckets hold parameters in reverse order (the order backward produces gradients), each up to
-  // `bucket_cap_bytes` (a larger parameter gets a bucket of its own).
+  // `bucket_cap_bytes`, the first up to 1 MiB (a larger parameter gets a bucket of its own).
   GradientReducer(std::vector<at::Tensor> params, Communicator& comm, size_t bucket_cap_bytes);
   ~GradientReducer();
   GradientReducer(const GradientReducer&) = delete;
