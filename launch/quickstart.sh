@@ -42,8 +42,6 @@ t=$(date +%s)
 launch/mpirun.sh -np "$ranks" "$bin/diffwave-prep" --input "$corpus" --output "$run_dir/prep" --config "$config"
 stage "data preparation on $ranks ranks: $(( $(date +%s) - t )) s -> $run_dir/prep (report: $run_dir/prep/report.tsv)"
 
-# The trained weights, not the EMA: train.ema_decay (0.9999) needs far more steps than a quick
-# start takes to move the average away from the initial weights.
 # Training stops at its step limit or after --train-seconds (then it checkpoints and exits 75,
 # as it would for a preempted job); rerunning the quick start resumes it.
 t=$(date +%s)
@@ -58,6 +56,8 @@ stage "training on $ranks ranks: $(( $(date +%s) - t )) s -> $run_dir/train (ten
 
 t=$(date +%s)
 rm -rf "$run_dir/samples"
+# The trained weights, not the EMA: train.ema_decay (0.9999) needs far more steps than a quick
+# start takes to move the average away from the initial weights.
 launch/mpirun.sh -np "$ranks" "$bin/diffwave-sample" --checkpoint "$run_dir/train" --mel "$run_dir/prep" --split valid \
   --output "$run_dir/samples" --schedule fast --device "$device" 2>&1 | tee "$run_dir/sample.log"
 stage "sampling on $ranks ranks: $(( $(date +%s) - t )) s"
