@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "common/error.h"
+#include "model/bf16_autocast.h"
 #include "sample/batches.h"
 #include "train/batch_plan.h"
 
@@ -45,21 +46,6 @@ std::vector<at::Generator> row_generators(uint64_t seed, const std::vector<std::
 }
 
 namespace {
-
-// bf16 autocast on CUDA around the model's forward only; the update arithmetic stays fp32.
-struct Autocast {
-  explicit Autocast(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-  }
-  ~Autocast() {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-  bool on_;
-};
 
 // Row i from generators[i], full length, on the CPU (as per_row_noise draws it).
 at::Tensor draw(const std::vector<at::Generator>& gens, int64_t length) {
@@ -110,7 +96,7 @@ at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Te
     for (size_t k = 0; k < windows.size(); ++k) {
       at::Tensor eps;
       {
-        Autocast autocast(bf16);
+        Bf16Autocast autocast(bf16);
         eps = model->forward(x[k], step, cond[k]).squeeze(1);
       }
       x[k] = c1 * (x[k] - c2 * eps.to(at::kFloat));

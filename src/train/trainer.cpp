@@ -15,6 +15,7 @@
 
 #include "audio/mel.h"
 #include "common/error.h"
+#include "model/bf16_autocast.h"
 #include "diffusion/diffusion.h"
 #include "dist/communicator.h"
 #include "dist/device.h"
@@ -63,21 +64,6 @@ void check_compatible(const Config& stored, const Config& now, const std::string
     fail("diffusion.noise_schedule", std::to_string(stored.diffusion.noise_schedule.betas.size()) + " steps",
          std::to_string(now.diffusion.noise_schedule.betas.size()) + " steps");
 }
-
-// bf16 autocast on CUDA for the forward pass; weights, gradients and optimiser stay fp32.
-struct Bf16Autocast {
-  explicit Bf16Autocast(bool on) : on_(on) {
-    if (!on_) return;
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-  }
-  ~Bf16Autocast() {
-    if (!on_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-  bool on_;
-};
 
 class Trainer {
  public:
