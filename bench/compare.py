@@ -22,6 +22,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "build", "bin")
 THREADS = os.cpu_count()
+# --tuned-lmnt: the glibc settings diffwave-train/-sample apply to themselves (src/common/host_memory.cpp),
+# given to lmnt's processes too, to show how much of the ratio is the allocator.
+TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)}
+LMNT_ENV = None
 
 
 def run(cmd, env=None):
@@ -113,7 +117,8 @@ def bench_train(work, prep, rounds):
                                "--set", "train.validation_interval=0", "--set", "train.audio_interval=0"])
             ours.append(float(re.findall(r"([\d.]+) samples/s", out)[-1]))  # the second window: after warm-up
             mo.append(mem)
-            _, out, mem = run([sys.executable, "-c", LMNT_TRAIN, str(THREADS), str(C), str(L), str(cycle), str(batch), str(crop), str(steps)])
+            _, out, mem = run([sys.executable, "-c", LMNT_TRAIN, str(THREADS), str(C), str(L), str(cycle), str(batch), str(crop), str(steps)],
+                              env=LMNT_ENV)
             theirs.append(float(re.findall(r"samples/s ([\d.]+)", out)[-1]))
             mt.append(mem)
         summary(f"train {name}", ours, theirs, "samples/s", mo, mt)
@@ -163,7 +168,7 @@ def bench_sample(work, prep, rounds):
                                    "--threads", str(THREADS)])
                 ours.append(float(re.findall(r"real-time factor ([\d.]+)", out)[-1]))
                 mo.append(mem)
-                _, out, mem = run([sys.executable, "-c", LMNT_SAMPLE, str(THREADS), model_pt, prep, schedule])
+                _, out, mem = run([sys.executable, "-c", LMNT_SAMPLE, str(THREADS), model_pt, prep, schedule], env=LMNT_ENV)
                 theirs.append(float(re.findall(r"real-time factor ([\d.]+)", out)[-1]))
                 mt.append(mem)
             summary(f"sample {name} {schedule}", ours, theirs, "x realtime", mo, mt)
@@ -194,7 +199,12 @@ def main():
     parser.add_argument("what", nargs="*", default=["train", "sample", "prep"], choices=["train", "sample", "prep"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--utterances", type=int, default=60)
+    parser.add_argument("--tuned-lmnt", action="store_true",
+                        help="run lmnt with the allocator settings ours applies to itself (MALLOC_MMAP/TRIM_THRESHOLD_)")
     args = parser.parse_args()
+    global LMNT_ENV
+    if args.tuned_lmnt:
+        LMNT_ENV = dict(os.environ, **TUNED_MALLOC)
     print(f"machine: {os.cpu_count()} cores; threads per side: {THREADS}; torch {__import__('torch').__version__}", flush=True)
     with tempfile.TemporaryDirectory(prefix="diffwave-bench-") as work:
         corpus = make_corpus(work, args.utterances)

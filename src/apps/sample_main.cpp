@@ -7,6 +7,7 @@
 
 #include "common/build_info.h"
 #include "common/error.h"
+#include "common/host_memory.h"
 #include "corpus.h"
 #include "dist/process_group.h"
 #include "sample/checkpoint_model.h"
@@ -14,6 +15,7 @@
 #include "sample/sample_job.h"
 
 int main(int argc, char** argv) {
+  diffwave::tune_host_allocator();  // before the first large tensor
   CLI::App app{"Sample DiffWave from a checkpoint (the model's config is the one stored in it). One WAV per input, "
                "<utterance id>.wav or sample_NNNNN.wav; an utterance's audio depends only on the checkpoint, its input, "
                "--seed and --schedule, not on the number of ranks or --batch."};

@@ -7,6 +7,7 @@
 #include "common/build_info.h"
 #include "common/config.h"
 #include "common/error.h"
+#include "common/host_memory.h"
 #include "dist/process_group.h"
 #include "model/diffwave.h"
 #include "train/signals.h"
@@ -19,6 +20,7 @@ static std::string with_commas(int64_t n) {
 }
 
 int main(int argc, char** argv) {
+  diffwave::tune_host_allocator();  // before the first large tensor
   CLI::App app{"Train DiffWave on a corpus prepared by diffwave-prep. Launch one process per GPU with mpirun or "
                "srun (CPU ranks when no GPU is visible), or run it alone. Resumes from RUN_DIR's latest checkpoint.\n"
                "Exit codes: 0 done, " + std::to_string(diffwave::kExitRequeue) +

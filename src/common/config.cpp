@@ -40,6 +40,7 @@ void visit_fields(Config& c, V&& v) {
   v("model.dilation_cycle_length", c.model.dilation_cycle_length);
   v("model.unconditional", c.model.unconditional);
   v("model.upsample_factors", c.model.upsample_factors);
+  v("model.kernels", c.model.kernels);
   v("diffusion.noise_schedule", c.diffusion.noise_schedule);
   v("diffusion.inference_noise_schedule", c.diffusion.inference_noise_schedule);
   v("diffusion.loss", c.diffusion.loss);
@@ -316,6 +317,8 @@ void Config::validate(int world_size) const {
   if (m.residual_channels <= 0) fail("model.residual_channels", "must be positive");
   if (m.residual_layers <= 0) fail("model.residual_layers", "must be positive");
   if (m.dilation_cycle_length <= 0) fail("model.dilation_cycle_length", "must be positive");
+  if (m.kernels != "auto" && m.kernels != "fused" && m.kernels != "reference")
+    fail("model.kernels", fmt::format("is '{}', expected auto, fused or reference", m.kernels));
   if (!m.unconditional) {
     if (m.upsample_factors.empty()) fail("model.upsample_factors", "must list at least one factor");
     long long product = 1;

@@ -40,6 +40,7 @@ struct ModelConfig {
   int dilation_cycle_length = 10;
   bool unconditional = false;
   std::vector<int> upsample_factors{16, 16};  // their product must equal audio.hop_samples
+  std::string kernels = "auto";  // residual-layer implementation: auto, fused or reference
 };
 
 struct DiffusionConfig {

@@ -1,6 +1,5 @@
 #include "model/diffusion_embedding.h"
 
-
 namespace diffwave {
 
 namespace {
@@ -29,7 +28,7 @@ torch::Tensor DiffusionEmbeddingImpl::table_rows(const torch::Tensor& steps) {
 }
 
 torch::Tensor DiffusionEmbeddingImpl::forward(const torch::Tensor& steps) {
-  auto x = table_rows(steps);
+  auto x = table_rows(steps).to(projection1->weight.scalar_type());  // float64 models in tests
   // x * sigmoid(x) rather than torch::silu: the same two kernels lmnt runs, so bits agree.
   x = projection1(x);
   x = x * torch::sigmoid(x);

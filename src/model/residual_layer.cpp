@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "model/residual_layer_fused.h"
+
 namespace diffwave {
 
 torch::nn::Conv1d kaiming_conv1d(const torch::nn::Conv1dOptions& options) {
@@ -34,6 +36,30 @@ std::pair<torch::Tensor, torch::Tensor> ResidualLayerImpl::forward(const torch::
   y = torch::sigmoid(halves[0]) * torch::tanh(halves[1]);  // gate first, then filter (lmnt order)
   auto out = torch::chunk(output_projection(y), 2, 1);
   return {(x + out[0]) / std::sqrt(2.0), out[1]};
+}
+
+namespace {
+ResidualLayerWeights weights_of(const ResidualLayerImpl& l) {
+  return {l.dilated_conv->weight,
+          l.dilated_conv->bias,
+          l.conditioner_projection ? l.conditioner_projection->weight : torch::Tensor(),
+          l.conditioner_projection ? l.conditioner_projection->bias : torch::Tensor(),
+          l.output_projection->weight,
+          l.output_projection->bias,
+          l.dilated_conv->options.dilation()->at(0)};
+}
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> ResidualLayerImpl::forward_fused(const torch::Tensor& x,
+                                                                         const torch::Tensor& step,
+                                                                         const torch::Tensor& mel_up,
+                                                                         const torch::Tensor& skip_in,
+                                                                         const torch::Tensor& cached) {
+  return fused_residual_layer(x, diffusion_projection(step), mel_up, skip_in, weights_of(*this), cached);
+}
+
+torch::Tensor ResidualLayerImpl::conditioner_term(const torch::Tensor& mel_up, int64_t batch, int64_t length) {
+  return diffwave::conditioner_term(mel_up, weights_of(*this), batch, length).contiguous();
 }
 
 }  // namespace diffwave

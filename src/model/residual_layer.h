@@ -17,6 +17,14 @@ class ResidualLayerImpl : public torch::nn::Module {
   // Returns ((x + residual) / sqrt(2), skip), each [B, C, L].
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, const torch::Tensor& step,
                                                   const torch::Tensor& mel_up);
+  // The same layer through the fused path (model/residual_layer_fused.h), also adding the skip
+  // output to the running sum skip_in (undefined for the first layer): returns (x_out, skip sum).
+  // A defined `cached` is this layer's conditioner term (conditioner_term()), used instead of mel_up.
+  std::pair<torch::Tensor, torch::Tensor> forward_fused(const torch::Tensor& x, const torch::Tensor& step,
+                                                        const torch::Tensor& mel_up, const torch::Tensor& skip_in,
+                                                        const torch::Tensor& cached = {});
+  // W_cond mel_up + biases, [B, 2C, L]: the part of the layer that is fixed over sampling steps.
+  torch::Tensor conditioner_term(const torch::Tensor& mel_up, int64_t batch, int64_t length);
 
   torch::nn::Conv1d dilated_conv{nullptr}, conditioner_projection{nullptr}, output_projection{nullptr};
   torch::nn::Linear diffusion_projection{nullptr};

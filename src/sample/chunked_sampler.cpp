@@ -58,7 +58,7 @@ at::Tensor draw(const std::vector<at::Generator>& gens, int64_t length) {
 
 at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Tensor& mel, int64_t batch, int64_t length,
                           const std::vector<at::Generator>& generators, const std::vector<Window>& windows,
-                          at::TensorOptions options, bool bf16) {
+                          at::TensorOptions options, bool bf16, int64_t cache_bytes) {
   torch::NoGradGuard no_grad;
   const int64_t hop = model->options().hop();
   if (mel.defined()) {
@@ -80,6 +80,17 @@ at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Te
       cond.push_back(mel.defined() ? mel.slice(2, w.begin / hop, w.end / hop).contiguous() : at::Tensor());
     }
   }
+  std::vector<std::vector<at::Tensor>> cached(windows.size());
+  if (!bf16 && model->uses_fused_layers(x[0])) {
+    const auto& o = model->options();
+    for (size_t k = 0; k < windows.size(); ++k) {
+      const int64_t len = windows[k].end - windows[k].begin;
+      const int64_t bytes = batch * len * o.residual_layers * 2 * o.residual_channels * int64_t{sizeof(float)};
+      if (bytes > cache_bytes) break;
+      cache_bytes -= bytes;
+      cached[k] = model->conditioner_terms(cond[k], batch, len);
+    }
+  }
   const auto& beta = plan.betas;
   const auto& alpha_bar = plan.alpha_bar;
   for (int n = plan.steps() - 1; n >= 0; --n) {
@@ -97,7 +108,7 @@ at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Te
       at::Tensor eps;
       {
         Bf16Autocast autocast(bf16);
-        eps = model->forward(x[k], step, cond[k]).squeeze(1);
+        eps = model->forward(x[k], step, cond[k], cached[k]).squeeze(1);
       }
       x[k] = c1 * (x[k] - c2 * eps.to(at::kFloat));
       if (n > 0) x[k] += sigma * z.slice(1, windows[k].begin, windows[k].end).to(device);

@@ -41,3 +41,42 @@ TEST(Gpu, MelMatchesCpu) {
   auto audio = torch::rand({2, 22050}) * 2 - 1;
   EXPECT_TRUE(torch::allclose(mel(audio.cuda()).cpu(), mel(audio), 0, 1e-4));
 }
+
+// The fused CUDA residual-layer kernels against the reference ops, both on the GPU in float32
+// (TF32 off): outputs and every gradient. Until this passes on real hardware, model.kernels=auto
+// keeps GPUs on the reference ops.
+TEST(Gpu, FusedLayersMatchTheReferenceOps) {
+  REQUIRE_GPU();
+  const bool tf32 = at::globalContext().allowTF32CuBLAS(), tf32_conv = at::globalContext().allowTF32CuDNN();
+  at::globalContext().setAllowTF32CuBLAS(false);
+  at::globalContext().setAllowTF32CuDNN(false);
+  for (bool unconditional : {false, true}) {
+    SCOPED_TRACE(unconditional ? "unconditional" : "conditional");
+    auto run = [&](LayerKernels kernels) {
+      auto model = test::perturbed_model(16, 6, 3, 0, unconditional);
+      model->set_kernels(kernels);
+      model->to(torch::kCUDA);
+      torch::manual_seed(2);
+      auto audio = (torch::rand({3, 4096}) * 2 - 1).cuda();
+      auto mel = unconditional ? torch::Tensor() : torch::rand({3, 80, 16}).cuda();
+      EXPECT_EQ(model->uses_fused_layers(audio), kernels == LayerKernels::fused);
+      auto out = model->forward(audio, torch::tensor({3, 17, 40}).cuda(), mel);
+      (out * out).sum().backward();
+      std::vector<torch::Tensor> all{out.detach().cpu()};
+      for (auto& p : model->parameters()) all.push_back(p.grad().cpu());
+      // Inference with cached conditioner terms gives the fused forward's values.
+      torch::NoGradGuard no_grad;
+      if (kernels == LayerKernels::fused) {
+        auto cached = model->conditioner_terms(mel, 3, 4096);
+        auto again = model->forward(audio, torch::tensor({3, 17, 40}).cuda(), mel, cached);
+        EXPECT_LT(test::relative_error(again.cpu(), all[0]), 1e-6);
+      }
+      return all;
+    };
+    auto ref = run(LayerKernels::reference);
+    auto got = run(LayerKernels::fused);
+    for (size_t i = 0; i < ref.size(); ++i) EXPECT_LT(test::relative_error(got[i], ref[i]), 1e-4) << "tensor " << i;
+  }
+  at::globalContext().setAllowTF32CuBLAS(tf32);
+  at::globalContext().setAllowTF32CuDNN(tf32_conv);
+}

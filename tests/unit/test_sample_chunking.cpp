@@ -55,6 +55,20 @@ TEST(SampleWindows, OneWindowIsDiffusionSampleExactly) {
   EXPECT_TRUE(torch::equal(ours, reference));
 }
 
+TEST(SampleWindows, CachedConditionerGivesTheSameBits) {
+  for (bool unconditional : {false, true}) {
+    auto model = perturbed_model(unconditional);
+    ASSERT_TRUE(model->uses_fused_layers(torch::zeros({1, 8})));
+    const auto plan = fast_plan();
+    const auto mel = unconditional ? torch::Tensor() : test_mel(2, 20);
+    const int64_t length = 20 * 256;
+    const auto windows = plan_windows(length, 0, 0);
+    auto cached = sample_windows(model, plan, mel, 2, length, row_generators(5, kIds), windows, kCpu);
+    auto uncached = sample_windows(model, plan, mel, 2, length, row_generators(5, kIds), windows, kCpu, false, 0);
+    EXPECT_TRUE(torch::equal(cached, uncached)) << (unconditional ? "unconditional" : "conditional");
+  }
+}
+
 TEST(SampleWindows, ChunkedEqualsUnchunkedAtTheDefaultOverlap) {
   auto model = perturbed_model();
   const auto plan = fast_plan();
