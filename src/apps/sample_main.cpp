@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   app.add_option("--batch", o.batch, "inputs of equal length per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--ema", ema, "use the EMA weights");
   app.add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str()->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_flag("--cuda-graphs", o.cuda_graphs,
+               "on a GPU, capture each window's forward pass once and replay it at every step (experimental: not yet "
+               "run on real hardware)");
   app.add_option("--precision", o.precision, "fp32, or bf16 autocast on a GPU")->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_option("--chunk-seconds", o.chunk_seconds,

@@ -5,16 +5,14 @@
 #include <fmt/format.h>
 
 #include <cmath>
-#include <cstring>
 
 #include "common/error.h"
+#include "model/residual_kernels_cuda.h"
 #include "model/residual_kernels_math.h"
 
 #ifdef DIFFWAVE_HAVE_CUDA
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-
-#include "model/residual_kernels_cuda.h"
 #endif
 
 namespace diffwave::kernels {
@@ -26,12 +24,19 @@ void check(const at::Tensor& t, const char* name) {
                             c10::toString(t.scalar_type()), t.is_contiguous() ? "" : ", non-contiguous"));
 }
 
+// Runs launch(stream) on t's device when t is a CUDA tensor and says whether it did. `launch` is
+// a generic lambda, so builds without CUDA never instantiate its calls into the CUDA launchers.
+template <class F>
+bool ran_on_cuda(const at::Tensor& t, F&& launch) {
+  if (!t.is_cuda()) return false;
 #ifdef DIFFWAVE_HAVE_CUDA
-void* stream_of(const at::Tensor& t) { return c10::cuda::getCurrentCUDAStream(t.device().index()).stream(); }
-#define DIFFWAVE_CUDA_GUARD(t) const c10::cuda::CUDAGuard guard_((t).device())
+  const c10::cuda::CUDAGuard guard(t.device());
+  launch(static_cast<void*>(c10::cuda::getCurrentCUDAStream(t.device().index()).stream()));
+  return true;
 #else
-[[noreturn]] void no_cuda() { throw Error("fused residual layer: this build has no CUDA kernels"); }
+  throw Error("fused residual layer: this build has no CUDA kernels");
 #endif
+}
 
 // Runs fn(row) for rows [0, rows) on the intra-op threads; each row is a run of T floats.
 template <class F>
@@ -44,48 +49,30 @@ void for_rows(int64_t rows, int64_t row_len, F&& fn) {
 
 }  // namespace
 
-at::Tensor padded_step_add(const at::Tensor& x, const at::Tensor& step, int64_t pad) {
+at::Tensor step_add(const at::Tensor& x, const at::Tensor& step) {
   check(x, "x");
   check(step, "step projection");
-  const int64_t B = x.size(0), C = x.size(1), T = x.size(2), P = T + 2 * pad;
+  const int64_t B = x.size(0), C = x.size(1), T = x.size(2);
   const bool per_item = step.size(0) == B && B > 1;
-  auto xp = at::empty({B, C, P}, x.options());
-  if (x.is_cuda()) {
-#ifdef DIFFWAVE_HAVE_CUDA
-    DIFFWAVE_CUDA_GUARD(x);
-    cuda::padded_step_add(x.data_ptr<float>(), step.data_ptr<float>(), xp.data_ptr<float>(), B, C, T, pad, per_item,
-                          stream_of(x));
-    return xp;
-#else
-    no_cuda();
-#endif
-  }
-  const float* xs = x.data_ptr<float>();
+  auto xs = at::empty_like(x);
+  if (ran_on_cuda(x, [&](auto stream) {
+        cuda::step_add(x.data_ptr<float>(), step.data_ptr<float>(), xs.data_ptr<float>(), B, C, T, per_item, stream);
+      }))
+    return xs;
+  const float* in = x.data_ptr<float>();
   const float* ss = step.data_ptr<float>();
-  float* out = xp.data_ptr<float>();
-  for_rows(B * C, T, [&](int64_t r) {
-    const float s = ss[per_item ? r : r % C];
-    float* o = out + r * P;
-    std::memset(o, 0, pad * sizeof(float));
-    std::memset(o + pad + T, 0, pad * sizeof(float));
-    math::add_scalar(xs + r * T, s, o + pad, T);
-  });
-  return xp;
+  float* out = xs.data_ptr<float>();
+  for_rows(B * C, T, [&](int64_t r) { math::add_scalar(in + r * T, ss[per_item ? r : r % C], out + r * T, T); });
+  return xs;
 }
 
 at::Tensor gate_forward(const at::Tensor& z) {
   check(z, "z");
   const int64_t B = z.size(0), C = z.size(1) / 2, T = z.size(2);
   auto g = at::empty({B, C, T}, z.options());
-  if (z.is_cuda()) {
-#ifdef DIFFWAVE_HAVE_CUDA
-    DIFFWAVE_CUDA_GUARD(z);
-    cuda::gate_forward(z.data_ptr<float>(), g.data_ptr<float>(), B, C, T, stream_of(z));
+  if (ran_on_cuda(z,
+                  [&](auto stream) { cuda::gate_forward(z.data_ptr<float>(), g.data_ptr<float>(), B, C, T, stream); }))
     return g;
-#else
-    no_cuda();
-#endif
-  }
   const float* zs = z.data_ptr<float>();
   float* gs = g.data_ptr<float>();
   for_rows(B * C, T, [&](int64_t r) {
@@ -101,15 +88,10 @@ at::Tensor gate_backward(const at::Tensor& grad_g, const at::Tensor& z) {
   check(z, "z");
   const int64_t B = z.size(0), C = z.size(1) / 2, T = z.size(2);
   auto gz = at::empty_like(z);
-  if (z.is_cuda()) {
-#ifdef DIFFWAVE_HAVE_CUDA
-    DIFFWAVE_CUDA_GUARD(z);
-    cuda::gate_backward(grad_g.data_ptr<float>(), z.data_ptr<float>(), gz.data_ptr<float>(), B, C, T, stream_of(z));
+  if (ran_on_cuda(z, [&](auto stream) {
+        cuda::gate_backward(grad_g.data_ptr<float>(), z.data_ptr<float>(), gz.data_ptr<float>(), B, C, T, stream);
+      }))
     return gz;
-#else
-    no_cuda();
-#endif
-  }
   const float* gg = grad_g.data_ptr<float>();
   const float* zs = z.data_ptr<float>();
   float* out = gz.data_ptr<float>();
@@ -130,16 +112,11 @@ void residual_forward(const at::Tensor& x, const at::Tensor& y, const at::Tensor
   x_out = at::empty_like(x);
   skip_out = at::empty_like(x);
   const float* skip = skip_in.defined() ? skip_in.data_ptr<float>() : nullptr;
-  if (x.is_cuda()) {
-#ifdef DIFFWAVE_HAVE_CUDA
-    DIFFWAVE_CUDA_GUARD(x);
-    cuda::residual_forward(x.data_ptr<float>(), y.data_ptr<float>(), skip, x_out.data_ptr<float>(),
-                           skip_out.data_ptr<float>(), B, C, T, stream_of(x));
+  if (ran_on_cuda(x, [&](auto stream) {
+        cuda::residual_forward(x.data_ptr<float>(), y.data_ptr<float>(), skip, x_out.data_ptr<float>(),
+                               skip_out.data_ptr<float>(), B, C, T, stream);
+      }))
     return;
-#else
-    no_cuda();
-#endif
-  }
   const float* xs = x.data_ptr<float>();
   const float* ys = y.data_ptr<float>();
   float* xo = x_out.data_ptr<float>();
@@ -158,15 +135,8 @@ at::Tensor residual_backward(const at::Tensor& grad_x_out, const at::Tensor& gra
   auto gy = at::empty_like(like);
   const float* gx = grad_x_out.defined() ? grad_x_out.data_ptr<float>() : nullptr;
   const float* gs = grad_skip_out.defined() ? grad_skip_out.data_ptr<float>() : nullptr;
-  if (like.is_cuda()) {
-#ifdef DIFFWAVE_HAVE_CUDA
-    DIFFWAVE_CUDA_GUARD(like);
-    cuda::residual_backward(gx, gs, gy.data_ptr<float>(), B, C, T, stream_of(like));
+  if (ran_on_cuda(like, [&](auto stream) { cuda::residual_backward(gx, gs, gy.data_ptr<float>(), B, C, T, stream); }))
     return gy;
-#else
-    no_cuda();
-#endif
-  }
   float* out = gy.data_ptr<float>();
   for_rows(B * C, T, [&](int64_t r) {
     const int64_t b = r / C, c = r % C;
@@ -176,29 +146,24 @@ at::Tensor residual_backward(const at::Tensor& grad_x_out, const at::Tensor& gra
   return gy;
 }
 
-std::pair<at::Tensor, at::Tensor> input_backward(const at::Tensor& grad_y, const at::Tensor& grad_xp, int64_t pad) {
+std::pair<at::Tensor, at::Tensor> input_backward(const at::Tensor& grad_y, const at::Tensor& grad_xs) {
   check(grad_y, "output gradient");
-  check(grad_xp, "input gradient");
-  const int64_t B = grad_y.size(0), C = grad_y.size(1) / 2, T = grad_y.size(2), P = grad_xp.size(2);
+  check(grad_xs, "input gradient");
+  const int64_t B = grad_y.size(0), C = grad_y.size(1) / 2, T = grad_y.size(2);
   auto gx = at::empty({B, C, T}, grad_y.options());
   auto gstep = at::empty({B, C}, grad_y.options());
-  if (grad_y.is_cuda()) {
-#ifdef DIFFWAVE_HAVE_CUDA
-    DIFFWAVE_CUDA_GUARD(grad_y);
-    cuda::input_backward(grad_y.data_ptr<float>(), grad_xp.data_ptr<float>(), gx.data_ptr<float>(),
-                         gstep.data_ptr<float>(), B, C, T, pad, stream_of(grad_y));
+  if (ran_on_cuda(grad_y, [&](auto stream) {
+        cuda::input_backward(grad_y.data_ptr<float>(), grad_xs.data_ptr<float>(), gx.data_ptr<float>(),
+                             gstep.data_ptr<float>(), B, C, T, stream);
+      }))
     return {gx, gstep};
-#else
-    no_cuda();
-#endif
-  }
   const float* gy = grad_y.data_ptr<float>();
-  const float* gp = grad_xp.data_ptr<float>();
+  const float* gs = grad_xs.data_ptr<float>();
   float* out = gx.data_ptr<float>();
   float* st = gstep.data_ptr<float>();
   for_rows(B * C, T, [&](int64_t r) {
     const int64_t b = r / C, c = r % C;
-    st[r] = math::add_and_sum(gy + (b * 2 * C + c) * T, gp + r * P + pad, out + r * T, T);
+    st[r] = math::add_and_sum(gy + (b * 2 * C + c) * T, gs + r * T, out + r * T, T);
   });
   return {gx, gstep};
 }

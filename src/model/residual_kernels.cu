@@ -23,13 +23,12 @@ cudaStream_t as_stream(void* s) { return static_cast<cudaStream_t>(s); }
 
 __device__ inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-__global__ void padded_step_add_kernel(const float* x, const float* step, float* xp, int64_t C, int64_t T,
-                                       int64_t pad, bool per_item, int64_t n) {
+__global__ void step_add_kernel(const float* x, const float* step, float* xs, int64_t C, int64_t T, bool per_item,
+                                int64_t n) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= n) return;
-  const int64_t P = T + 2 * pad, row = i / P, col = i % P;
-  const float s = step[per_item ? row : row % C];
-  xp[i] = (col < pad || col >= pad + T) ? 0.0f : x[row * T + col - pad] + s;
+  const int64_t row = i / T;
+  xs[i] = x[i] + step[per_item ? row : row % C];
 }
 
 // Element i of the [B, C, T] half: the gate's offset in z and the filter's, C * T further on.
@@ -73,13 +72,13 @@ __global__ void residual_backward_kernel(const float* grad_x, const float* grad_
   grad_y[o + C * T] = grad_skip ? grad_skip[i] : 0.0f;
 }
 
-// One block per (b, c) row: grad_x = grad_y's residual half + the unpadded grad_xp, and the row's
-// sum of grad_xp (the step projection's gradient).
-__global__ void input_backward_kernel(const float* grad_y, const float* grad_xp, float* grad_x, float* grad_step,
-                                      int64_t C, int64_t T, int64_t pad) {
+// One block per (b, c) row: grad_x = grad_y's residual half + grad_xs, and the row's sum of
+// grad_xs (the step projection's gradient).
+__global__ void input_backward_kernel(const float* grad_y, const float* grad_xs, float* grad_x, float* grad_step,
+                                      int64_t C, int64_t T) {
   const int64_t row = blockIdx.x, b = row / C, c = row % C;
   const float* gy = grad_y + (b * 2 * C + c) * T;
-  const float* gp = grad_xp + row * (T + 2 * pad) + pad;
+  const float* gp = grad_xs + row * T;
   float* gx = grad_x + row * T;
   float sum = 0.0f;
   for (int64_t t = threadIdx.x; t < T; t += blockDim.x) {
@@ -98,12 +97,12 @@ __global__ void input_backward_kernel(const float* grad_y, const float* grad_xp,
 
 }  // namespace
 
-void padded_step_add(const float* x, const float* step, float* xp, int64_t B, int64_t C, int64_t T, int64_t pad,
-                     bool per_item, void* stream) {
-  const int64_t n = B * C * (T + 2 * pad);
+void step_add(const float* x, const float* step, float* xs, int64_t B, int64_t C, int64_t T, bool per_item,
+              void* stream) {
+  const int64_t n = B * C * T;
   if (n == 0) return;
-  padded_step_add_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(x, step, xp, C, T, pad, per_item, n);
-  check_launch("padded_step_add");
+  step_add_kernel<<<blocks_for(n), kThreads, 0, as_stream(stream)>>>(x, step, xs, C, T, per_item, n);
+  check_launch("step_add");
 }
 
 void gate_forward(const float* z, float* g, int64_t B, int64_t C, int64_t T, void* stream) {
@@ -136,11 +135,11 @@ void residual_backward(const float* grad_x, const float* grad_skip, float* grad_
   check_launch("residual_backward");
 }
 
-void input_backward(const float* grad_y, const float* grad_xp, float* grad_x, float* grad_step, int64_t B, int64_t C,
-                    int64_t T, int64_t pad, void* stream) {
+void input_backward(const float* grad_y, const float* grad_xs, float* grad_x, float* grad_step, int64_t B, int64_t C,
+                    int64_t T, void* stream) {
   if (B * C == 0) return;
-  input_backward_kernel<<<static_cast<unsigned>(B * C), kThreads, 0, as_stream(stream)>>>(grad_y, grad_xp, grad_x,
-                                                                                          grad_step, C, T, pad);
+  input_backward_kernel<<<static_cast<unsigned>(B * C), kThreads, 0, as_stream(stream)>>>(grad_y, grad_xs, grad_x,
+                                                                                          grad_step, C, T);
   check_launch("input_backward");
 }
 

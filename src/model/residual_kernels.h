@@ -8,9 +8,8 @@
 
 namespace diffwave::kernels {
 
-// xp[b, c, pad + t] = x[b, c, t] + step[b or 0, c]; the pad columns on both sides are zero.
-// x: [B, C, T]; step: [B, C] or [1, C]; returns [B, C, T + 2 pad].
-at::Tensor padded_step_add(const at::Tensor& x, const at::Tensor& step, int64_t pad);
+// xs[b, c, t] = x[b, c, t] + step[b or 0, c]. x: [B, C, T]; step: [B, C] or [1, C].
+at::Tensor step_add(const at::Tensor& x, const at::Tensor& step);
 
 // g = sigmoid(z[:, :C]) * tanh(z[:, C:]). z: [B, 2C, T]; returns [B, C, T].
 at::Tensor gate_forward(const at::Tensor& z);
@@ -27,8 +26,8 @@ void residual_forward(const at::Tensor& x, const at::Tensor& y, const at::Tensor
 // Returns [B, 2C, T] shaped like `like`.
 at::Tensor residual_backward(const at::Tensor& grad_x_out, const at::Tensor& grad_skip_out, const at::Tensor& like);
 
-// grad_x = grad_y[:, :C] + grad_xp[:, :, pad : pad + T], and grad_step[b, c] = the sum over t of
-// grad_xp[b, c, pad : pad + T]. Returns {grad_x [B, C, T], grad_step [B, C]}.
-std::pair<at::Tensor, at::Tensor> input_backward(const at::Tensor& grad_y, const at::Tensor& grad_xp, int64_t pad);
+// grad_x = grad_y[:, :C] + grad_xs, and grad_step[b, c] = the sum over t of grad_xs[b, c, t].
+// Returns {grad_x [B, C, T], grad_step [B, C]}.
+std::pair<at::Tensor, at::Tensor> input_backward(const at::Tensor& grad_y, const at::Tensor& grad_xs);
 
 }  // namespace diffwave::kernels

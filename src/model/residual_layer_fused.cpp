@@ -17,18 +17,24 @@ using torch::autograd::variable_list;
 at::Tensor batched(const at::Tensor& w, int64_t B) { return w.unsqueeze(0).expand({B, w.size(0), w.size(1)}); }
 
 struct Forward {
-  at::Tensor xp, z, g, x_out, skip_out;
+  at::Tensor xs, z, g, x_out, skip_out;  // xs = x + step projection, the dilated conv's input
 };
+
+// The dilated convolution of xs without its bias, [B, 2C, T].
+at::Tensor dilated_conv(const at::Tensor& xs, const ResidualLayerWeights& w) {
+  const int64_t d = w.dilation;
+  return at::convolution(xs, w.dilated_weight, {}, {1}, {d}, {d}, false, {0}, 1);
+}
 
 Forward forward_pass(const at::Tensor& x, const at::Tensor& step, const at::Tensor& mel, const at::Tensor& skip_in,
                      const ResidualLayerWeights& w, const at::Tensor& cached = {}) {
-  const int64_t B = x.size(0), T = x.size(2), d = w.dilation, M = w.dilated_weight.size(0);
+  const int64_t B = x.size(0), T = x.size(2), M = w.dilated_weight.size(0);
   Forward f;
-  f.xp = kernels::padded_step_add(x, step.contiguous(), d);
-  const auto tap = [&](int64_t k) { return batched(w.dilated_weight.select(2, k), B); };
-  // z = (b_dilated + b_cond + W_cond mel) + sum over taps k of W_k xp[:, :, k d : k d + T]
-  f.z = at::baddbmm(cached.defined() ? cached : conditioner_term(mel, w, B, T), tap(0), f.xp.narrow(2, 0, T));
-  for (int64_t k = 1; k < 3; ++k) f.z.baddbmm_(tap(k), f.xp.narrow(2, k * d, T));
+  f.xs = kernels::step_add(x, step.contiguous());
+  // z = dilated_conv(xs) + (W_cond mel + b_cond + b_dilated), the same two steps whether the
+  // bracket comes from the sampler's cache or not, so both give the same bits.
+  f.z = dilated_conv(f.xs, w);
+  f.z.add_(cached.defined() ? cached : conditioner_term(mel, w, B, T));
   f.g = kernels::gate_forward(f.z);
   const auto y = at::baddbmm(w.output_bias.view({1, M, 1}).expand({B, M, T}),
                              batched(w.output_weight.squeeze(2), B), f.g);
@@ -56,7 +62,7 @@ class LayerFunction : public torch::autograd::Function<LayerFunction> {
     // Autograd takes no undefined inputs: an empty tensor stands for "no mel" / "first layer".
     const auto given = [](const at::Tensor& t) { return t.numel() > 0 ? t : at::Tensor(); };
     auto f = forward_pass(x, step, given(mel), given(skip_in), {wd, bd, given(wc), given(bc), wo, bo, dilation});
-    ctx->save_for_backward({f.xp, f.z, f.g, given(mel), wd, given(wc), wo});
+    ctx->save_for_backward({f.xs, f.z, f.g, given(mel), wd, given(wc), wo});
     ctx->saved_data["dilation"] = dilation;
     ctx->saved_data["step_rows"] = step.size(0);
     return {f.x_out, f.skip_out};
@@ -64,10 +70,10 @@ class LayerFunction : public torch::autograd::Function<LayerFunction> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &xp = saved[0], &z = saved[1], &g = saved[2], &mel = saved[3], &wd = saved[4], &wc = saved[5],
+    const auto &xs = saved[0], &z = saved[1], &g = saved[2], &mel = saved[3], &wd = saved[4], &wc = saved[5],
                &wo = saved[6];
     const int64_t d = ctx->saved_data["dilation"].toInt(), step_rows = ctx->saved_data["step_rows"].toInt();
-    const int64_t B = z.size(0), M = z.size(1), T = z.size(2), C = M / 2;
+    const int64_t B = z.size(0);
     const auto grad_x_out = grads[0].defined() ? grads[0].contiguous() : grads[0];
     const auto grad_skip_out = grads[1].defined() ? grads[1].contiguous() : grads[1];
 
@@ -77,7 +83,7 @@ class LayerFunction : public torch::autograd::Function<LayerFunction> {
     const auto grad_wo = at::bmm(gy, g.transpose(1, 2)).sum(0).unsqueeze(2);
     const auto grad_g = at::bmm(batched(wo.squeeze(2).t(), B), gy);
     const auto gz = kernels::gate_backward(grad_g.contiguous(), z);
-    const auto grad_bias = gz.sum(at::IntArrayRef{0, 2});
+    const auto grad_bias = gz.sum(at::IntArrayRef{0, 2});  // b_dilated's, and b_cond's
 
     at::Tensor grad_wc, grad_bc, grad_mel;
     if (mel.defined()) {
@@ -85,24 +91,13 @@ class LayerFunction : public torch::autograd::Function<LayerFunction> {
       grad_bc = grad_bias;
       if (ctx->needs_input_grad(2)) grad_mel = at::bmm(batched(wc.squeeze(2).t(), B), gz);
     }
-    std::vector<at::Tensor> grad_taps;
-    for (int64_t k = 0; k < 3; ++k) grad_taps.push_back(at::bmm(gz, xp.narrow(2, k * d, T).transpose(1, 2)).sum(0));
-    const auto grad_wd = at::stack(grad_taps, 2);
-
-    // d xp[:, :, t + k d] += W_k^T dz[:, :, t]; the first tap overwrites (beta 0), so only the
-    // columns it does not reach start at zero.
-    auto gxp = at::empty({B, C, T + 2 * d}, z.options());
-    gxp.narrow(2, T, 2 * d).zero_();
-    for (int64_t k = 0; k < 3; ++k) {
-      auto view = gxp.narrow(2, k * d, T);
-      view.baddbmm_(batched(wd.select(2, k).t(), B), gz, /*beta=*/k == 0 ? 0.0 : 1.0);
-    }
-    auto input_grads = kernels::input_backward(gy, gxp, d);
-    auto grad_step = input_grads.second;
+    const auto conv = at::convolution_backward(gz, xs, wd, std::nullopt, {1}, {d}, {d}, false, {0}, 1,
+                                               {true, true, false});
+    auto [grad_x, grad_step] = kernels::input_backward(gy, std::get<0>(conv));
     if (step_rows == 1 && B > 1) grad_step = grad_step.sum(0, /*keepdim=*/true);
     const auto grad_skip_in = ctx->needs_input_grad(3) ? grad_skip_out : at::Tensor();
-    return variable_list{input_grads.first, grad_step, grad_mel, grad_skip_in, grad_wd, grad_bias,
-                         grad_wc,           grad_bc,   grad_wo,  grad_bo,       at::Tensor()};
+    return variable_list{grad_x,  grad_step, grad_mel, grad_skip_in, std::get<1>(conv), grad_bias,
+                         grad_wc, grad_bc,   grad_wo,  grad_bo,      at::Tensor()};
   }
 };
 

@@ -7,10 +7,12 @@
 #include <torch/utils.h>
 
 #include <cmath>
+#include <memory>
 
 #include "common/error.h"
 #include "model/bf16_autocast.h"
 #include "sample/batches.h"
+#include "sample/graphed_forward.h"
 #include "train/batch_plan.h"
 
 namespace diffwave {
@@ -58,7 +60,7 @@ at::Tensor draw(const std::vector<at::Generator>& gens, int64_t length) {
 
 at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Tensor& mel, int64_t batch, int64_t length,
                           const std::vector<at::Generator>& generators, const std::vector<Window>& windows,
-                          at::TensorOptions options, bool bf16, int64_t cache_bytes) {
+                          at::TensorOptions options, bool bf16, int64_t cache_bytes, bool cuda_graphs) {
   torch::NoGradGuard no_grad;
   const int64_t hop = model->options().hop();
   if (mel.defined()) {
@@ -91,6 +93,10 @@ at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Te
       cached[k] = model->conditioner_terms(cond[k], batch, len);
     }
   }
+  std::vector<std::unique_ptr<GraphedForward>> graphs(windows.size());
+  if (cuda_graphs)
+    for (size_t k = 0; k < windows.size(); ++k)
+      graphs[k] = std::make_unique<GraphedForward>(model, x[k], cond[k], cached[k], bf16);
   const auto& beta = plan.betas;
   const auto& alpha_bar = plan.alpha_bar;
   for (int n = plan.steps() - 1; n >= 0; --n) {
@@ -106,7 +112,9 @@ at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Te
     }
     for (size_t k = 0; k < windows.size(); ++k) {
       at::Tensor eps;
-      {
+      if (graphs[k]) {
+        eps = (*graphs[k])(x[k], plan.model_steps[n]);
+      } else {
         Bf16Autocast autocast(bf16);
         eps = model->forward(x[k], step, cond[k], cached[k]).squeeze(1);
       }

@@ -42,9 +42,11 @@ std::vector<at::Generator> row_generators(uint64_t seed, const std::vector<std::
 // windows: in samples (multiples of the hop when conditional). bf16: autocast the model's
 // forward on CUDA. With the fused layers, each window's conditioner terms (the same at every
 // step) are computed once while their total stays within cache_bytes; the result is the same.
-// Returns [B, length] in [-1, 1] on the model's device.
+// cuda_graphs: capture each window's forward once and replay it at every step
+// (sample/graphed_forward.h). Returns [B, length] in [-1, 1] on the model's device.
 at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Tensor& mel, int64_t batch, int64_t length,
                           const std::vector<at::Generator>& generators, const std::vector<Window>& windows,
-                          at::TensorOptions options, bool bf16 = false, int64_t cache_bytes = int64_t{2} << 30);
+                          at::TensorOptions options, bool bf16 = false, int64_t cache_bytes = int64_t{2} << 30,
+                          bool cuda_graphs = false);
 
 }  // namespace diffwave

@@ -145,7 +145,8 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
     for (auto& w : windows) w = {w.begin * unit, w.end * unit, w.keep_begin * unit, w.keep_end * unit};
     const auto mel = conditional ? at::stack(mels).to(device) : at::Tensor();
     const auto audio = sample_windows(model, plan, mel, static_cast<int64_t>(batch.size()), units * unit,
-                                      row_generators(o.seed, ids), windows, options, bf16)
+                                      row_generators(o.seed, ids), windows, options, bf16, int64_t{2} << 30,
+                                      o.cuda_graphs && device.is_cuda())
                            .cpu();
     for (size_t r = 0; r < batch.size(); ++r) {
       auto row = audio[static_cast<int64_t>(r)];

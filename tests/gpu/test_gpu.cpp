@@ -5,6 +5,7 @@
 #include "audio/mel.h"
 #include "common/config.h"
 #include "diffusion/diffusion.h"
+#include "sample/chunked_sampler.h"
 #include "support/fixtures.h"
 
 using namespace diffwave;
@@ -79,4 +80,22 @@ TEST(Gpu, FusedLayersMatchTheReferenceOps) {
   }
   at::globalContext().setAllowTF32CuBLAS(tf32);
   at::globalContext().setAllowTF32CuDNN(tf32_conv);
+}
+
+// The sampler with each window's forward replayed as a CUDA graph gives the eager result.
+TEST(Gpu, CudaGraphSamplingEqualsEager) {
+  REQUIRE_GPU();
+  auto model = test::perturbed_model(16, 6, 3, 0);
+  model->to(torch::kCUDA);
+  const auto plan = SamplerPlan::fast(NoiseSchedule(Config{}.diffusion.noise_schedule.betas),
+                                      Config{}.diffusion.inference_noise_schedule.betas);
+  torch::manual_seed(4);
+  const auto mel = torch::rand({2, 80, 24}).cuda();
+  const auto windows = plan_windows(24 * 256, 8 * 256, 3 * 256);
+  const auto options = torch::TensorOptions().device(torch::kCUDA);
+  const std::vector<std::string> ids{"a", "b"};
+  auto eager = sample_windows(model, plan, mel, 2, 0, row_generators(1, ids), windows, options);
+  auto graphed = sample_windows(model, plan, mel, 2, 0, row_generators(1, ids), windows, options, false,
+                                int64_t{2} << 30, /*cuda_graphs=*/true);
+  EXPECT_LT((eager - graphed).abs().max().item<double>(), 1e-6);
 }
