@@ -54,7 +54,8 @@ class DiffWaveImpl : public torch::nn::Module {
 
   // Each layer's conditioner term for `mel` (or its bias when unconditional), fixed over the
   // diffusion steps: a sampler computes it once per input instead of once per step. Costs
-  // layers x 2C x length floats per row. Only for inputs that take the fused layers.
+  // layers x 2C x length floats per row (an unconditional model's terms are
+  // broadcast views of its biases). Only for inputs that take the fused layers.
   std::vector<torch::Tensor> conditioner_terms(const torch::Tensor& mel, int64_t batch, int64_t length);
 
   const DiffWaveOptions& options() const { return options_; }

@@ -38,6 +38,10 @@ bool ran_on_cuda(const at::Tensor& t, F&& launch) {
 #endif
 }
 
+// Row r = (b, c) of a [B, C, T] tensor sits at (b * 2C + c) * T in the first half of a [B, 2C, T]
+// one (the gate, the residual); its second half (filter, skip) is C * T further on.
+int64_t first_half(int64_t r, int64_t C, int64_t T) { return (r / C * 2 * C + r % C) * T; }
+
 // Runs fn(row) for rows [0, rows) on the intra-op threads; each row is a run of T floats.
 template <class F>
 void for_rows(int64_t rows, int64_t row_len, F&& fn) {
@@ -76,8 +80,7 @@ at::Tensor gate_forward(const at::Tensor& z) {
   const float* zs = z.data_ptr<float>();
   float* gs = g.data_ptr<float>();
   for_rows(B * C, T, [&](int64_t r) {
-    const int64_t b = r / C, c = r % C;
-    const float* gate = zs + (b * 2 * C + c) * T;
+    const float* gate = zs + first_half(r, C, T);
     math::gate_forward(gate, gate + C * T, gs + r * T, T);
   });
   return g;
@@ -96,8 +99,7 @@ at::Tensor gate_backward(const at::Tensor& grad_g, const at::Tensor& z) {
   const float* zs = z.data_ptr<float>();
   float* out = gz.data_ptr<float>();
   for_rows(B * C, T, [&](int64_t r) {
-    const int64_t b = r / C, c = r % C;
-    const int64_t gate = (b * 2 * C + c) * T, filter = gate + C * T;
+    const int64_t gate = first_half(r, C, T), filter = gate + C * T;
     math::gate_backward(gg + r * T, zs + gate, zs + filter, out + gate, out + filter, T);
   });
   return gz;
@@ -122,8 +124,7 @@ void residual_forward(const at::Tensor& x, const at::Tensor& y, const at::Tensor
   float* xo = x_out.data_ptr<float>();
   float* so = skip_out.data_ptr<float>();
   for_rows(B * C, T, [&](int64_t r) {
-    const int64_t b = r / C, c = r % C;
-    const float* res = ys + (b * 2 * C + c) * T;
+    const float* res = ys + first_half(r, C, T);
     math::residual_forward(xs + r * T, res, res + C * T, skip ? skip + r * T : nullptr, xo + r * T, so + r * T, T);
   });
 }
@@ -139,8 +140,7 @@ at::Tensor residual_backward(const at::Tensor& grad_x_out, const at::Tensor& gra
     return gy;
   float* out = gy.data_ptr<float>();
   for_rows(B * C, T, [&](int64_t r) {
-    const int64_t b = r / C, c = r % C;
-    float* res = out + (b * 2 * C + c) * T;
+    float* res = out + first_half(r, C, T);
     math::residual_backward(gx ? gx + r * T : nullptr, gs ? gs + r * T : nullptr, res, res + C * T, T);
   });
   return gy;
@@ -162,8 +162,7 @@ std::pair<at::Tensor, at::Tensor> input_backward(const at::Tensor& grad_y, const
   float* out = gx.data_ptr<float>();
   float* st = gstep.data_ptr<float>();
   for_rows(B * C, T, [&](int64_t r) {
-    const int64_t b = r / C, c = r % C;
-    st[r] = math::add_and_sum(gy + (b * 2 * C + c) * T, gs + r * T, out + r * T, T);
+    st[r] = math::add_and_sum(gy + first_half(r, C, T), gs + r * T, out + r * T, T);
   });
   return {gx, gstep};
 }

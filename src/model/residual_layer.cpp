@@ -59,7 +59,7 @@ std::pair<torch::Tensor, torch::Tensor> ResidualLayerImpl::forward_fused(const t
 }
 
 torch::Tensor ResidualLayerImpl::conditioner_term(const torch::Tensor& mel_up, int64_t batch, int64_t length) {
-  return diffwave::conditioner_term(mel_up, weights_of(*this), batch, length).contiguous();
+  return diffwave::conditioner_term(mel_up, weights_of(*this), batch, length);
 }
 
 }  // namespace diffwave
