@@ -3,11 +3,14 @@
 one invocation, alternating, and prints the ratio (ours / lmnt) with its spread.
 
     ~/.cache/diffwave-cpp/venv/bin/python bench/compare.py [train] [sample] [prep] [--rounds 3]
+    python3 bench/compare.py train sample --device cuda --prep DIR     # on a GPU machine
 
 Needs the venv made by tests/run.sh plus `pip install --no-deps diffwave==0.1.7 tqdm`, and the
 built binaries in build/bin. The reference runs in separate processes with the same number of
 threads as ours; start-up is excluded from training and sampling throughput (timed windows after
 warm-up), included for prep (end-to-end files per second). Peak memory is each process's max RSS.
+On a GPU (--device cuda) training compares each of our precisions/kernels with lmnt's fp32 and
+`--fp16` (autocast + GradScaler) loops, and sampling adds our --cuda-graphs and bf16 variants.
 """
 import argparse
 import os
@@ -28,6 +31,20 @@ TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_"
 LMNT_ENV = None
 
 
+class CommandFailed(Exception):
+    pass
+
+
+def try_variant(results, variant, cmd, env=None):
+    """Runs one of several variants; a failing one is reported and dropped, the others go on."""
+    try:
+        return run(cmd, env)
+    except CommandFailed as failure:
+        print(f"variant '{variant}' dropped: {failure}", flush=True)
+        results.pop(variant)
+        return None
+
+
 def run(cmd, env=None):
     """Runs a command; returns (seconds, output, peak RSS in MiB)."""
     start = time.perf_counter()
@@ -36,7 +53,7 @@ def run(cmd, env=None):
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{out[-3000:]}")
+        raise CommandFailed(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{out[-3000:]}")
     return time.perf_counter() - start, out, usage.ru_maxrss / 1024
 
 
@@ -50,33 +67,46 @@ def summary(name, ours, theirs, unit, mem_ours, mem_theirs):
 
 
 LMNT_TRAIN = r"""
-import sys, time, torch, torch.nn as nn
+import sys, time, numpy as np, torch, torch.nn as nn
 from diffwave.model import DiffWave
 from diffwave.params import AttrDict, params as base
 torch.set_num_threads(int(sys.argv[1]))
 C, L, cycle, B, crop, steps = map(int, sys.argv[2:8])
+device, fp16 = torch.device(sys.argv[8]), sys.argv[9] == "fp16"
+torch.backends.cudnn.benchmark = True  # as lmnt's learner.train() sets it
 p = AttrDict(base); p.override(dict(residual_channels=C, residual_layers=L, dilation_cycle_length=cycle))
 torch.manual_seed(0)
-model = DiffWave(p)
+model = DiffWave(p).to(device)
 opt = torch.optim.Adam(model.parameters(), lr=p.learning_rate)
-noise_level = torch.tensor(__import__('numpy').cumprod(1 - __import__('numpy').array(p.noise_schedule)).astype('float32'))
+noise_level = torch.tensor(np.cumprod(1 - np.array(p.noise_schedule)).astype('float32'), device=device)
 loss_fn = nn.L1Loss()
+# lmnt's learner with --fp16: fp16 autocast around forward and loss, GradScaler around the update
+autocast = torch.autocast(device.type, dtype=torch.float16, enabled=fp16)
+scaler = torch.amp.GradScaler(device.type, enabled=fp16)
 T = crop * p.hop_samples
 def step():
-    audio = torch.rand(B, T) * 2 - 1
-    spec = torch.rand(B, p.n_mels, crop)
+    audio = torch.rand(B, T, device=device) * 2 - 1   # made on the device: no loader or copy for lmnt
+    spec = torch.rand(B, p.n_mels, crop, device=device)
     for q in model.parameters(): q.grad = None
-    t = torch.randint(0, len(p.noise_schedule), [B])
+    t = torch.randint(0, len(p.noise_schedule), [B], device=device)
     scale = noise_level[t].unsqueeze(1)
     noise = torch.randn_like(audio)
     noisy = scale ** 0.5 * audio + (1.0 - scale) ** 0.5 * noise
-    loss = loss_fn(noise, model(noisy, spec, t).squeeze(1))
-    loss.backward()
+    with autocast:
+        loss = loss_fn(noise, model(noisy, spec, t).squeeze(1))
+    scaler.scale(loss).backward()
+    scaler.unscale_(opt)
     nn.utils.clip_grad_norm_(model.parameters(), 1e9)
-    opt.step()
+    scaler.step(opt)
+    scaler.update()
+    if torch.isnan(loss).any(): raise RuntimeError("NaN loss")   # lmnt's learner checks every step
+def sync():
+    if device.type == "cuda": torch.cuda.synchronize()
 for _ in range(steps): step()          # warm-up, as many steps as timed
+sync()
 start = time.perf_counter()
 for _ in range(steps): step()
+sync()
 print(f"samples/s {B * T * steps / (time.perf_counter() - start):.1f}")
 """
 
@@ -104,24 +134,48 @@ def make_corpus(work, utterances):
     return corpus
 
 
-def bench_train(work, prep, rounds):
-    cases = [("tiny", "configs/tiny.yaml", (16, 6, 3), 4, 16, 20), ("BASE (batch 4)", "configs/base.yaml", (64, 30, 10), 4, 62, 3)]
+# (name, config, lmnt's (channels, layers, cycle), batch, crop frames, timed steps)
+CPU_TRAIN = [("tiny", "configs/tiny.yaml", (16, 6, 3), 4, 16, 20), ("BASE (batch 4)", "configs/base.yaml", (64, 30, 10), 4, 62, 3)]
+GPU_TRAIN = [("tiny (batch 16)", "configs/tiny.yaml", (16, 6, 3), 16, 62, 100),
+             ("BASE (batch 16)", "configs/base.yaml", (64, 30, 10), 16, 62, 60)]
+# Our variants on a GPU: --set overrides; lmnt's: its fp32 loop and its --fp16 (the goal's yardstick).
+GPU_OURS = {"fp32": [], "bf16": ["train.precision=bf16"], "fp32 fused": ["model.kernels=fused"]}
+GPU_LMNT = ["fp16", "fp32"]
+
+
+def bench_train(work, prep, rounds, device):
+    cases = GPU_TRAIN if device == "cuda" else CPU_TRAIN
+    ours_variants = GPU_OURS if device == "cuda" else {"": []}
+    lmnt_variants = GPU_LMNT if device == "cuda" else ["fp32"]
     for name, config, (C, L, cycle), batch, crop, steps in cases:
-        ours, theirs, mo, mt = [], [], [], []
+        ours = {v: [] for v in ours_variants}
+        theirs = {v: [] for v in lmnt_variants}
+        mo, mt = {v: [] for v in ours_variants}, {v: [] for v in lmnt_variants}
         for _ in range(rounds):
-            run_dir = os.path.join(work, "run")
-            shutil.rmtree(run_dir, ignore_errors=True)
-            _, out, mem = run([os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
-                               "--max-steps", str(2 * steps), "--log-interval", str(steps), "--checkpoint-interval", "1000000",
-                               "--set", f"train.batch_size={batch}", "--set", f"train.crop_mel_frames={crop}",
-                               "--set", "train.validation_interval=0", "--set", "train.audio_interval=0"])
-            ours.append(float(re.findall(r"([\d.]+) samples/s", out)[-1]))  # the second window: after warm-up
-            mo.append(mem)
-            _, out, mem = run([sys.executable, "-c", LMNT_TRAIN, str(THREADS), str(C), str(L), str(cycle), str(batch), str(crop), str(steps)],
-                              env=LMNT_ENV)
-            theirs.append(float(re.findall(r"samples/s ([\d.]+)", out)[-1]))
-            mt.append(mem)
-        summary(f"train {name}", ours, theirs, "samples/s", mo, mt)
+            for variant, sets in list(ours.items()):
+                run_dir = os.path.join(work, "run")
+                shutil.rmtree(run_dir, ignore_errors=True)
+                extra = [a for kv in sets for a in ("--set", kv)]
+                done = try_variant(ours, variant, [
+                    os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
+                    "--max-steps", str(2 * steps), "--log-interval", str(steps), "--checkpoint-interval", "1000000",
+                    "--set", f"train.batch_size={batch}", "--set", f"train.crop_mel_frames={crop}",
+                    "--set", "train.validation_interval=0", "--set", "train.audio_interval=0",
+                    "--set", f"train.device={device}"] + extra)
+                if done is None:
+                    continue
+                _, out, mem = done
+                ours[variant].append(float(re.findall(r"([\d.]+) samples/s", out)[-1]))  # the second window: after warm-up
+                mo[variant].append(mem)
+            for variant in lmnt_variants:
+                _, out, mem = run([sys.executable, "-c", LMNT_TRAIN, str(THREADS), str(C), str(L), str(cycle), str(batch),
+                                   str(crop), str(steps), device, variant], env=LMNT_ENV)
+                theirs[variant].append(float(re.findall(r"samples/s ([\d.]+)", out)[-1]))
+                mt[variant].append(mem)
+        for ov in ours:
+            for lv in lmnt_variants:
+                label = f"train {name}" + (f" ours {ov} / lmnt {lv}" if device == "cuda" else "")
+                summary(label, ours[ov], theirs[lv], "samples/s", mo[ov], mt[lv])
 
 
 LMNT_SAMPLE = r"""
@@ -129,7 +183,7 @@ import json, sys, time, h5py, numpy as np, torch
 import diffwave.params as P
 from diffwave.inference import predict
 torch.set_num_threads(int(sys.argv[1]))
-model_pt, prep, schedule = sys.argv[2], sys.argv[3], sys.argv[4]
+model_pt, prep, schedule, device, split = sys.argv[2], sys.argv[3], sys.argv[4], torch.device(sys.argv[5]), sys.argv[6]
 params = torch.load(model_pt, weights_only=True)["params"]
 P.params.override(params)  # predict builds DiffWave(base params): make those the model's
 manifest = json.load(open(prep + "/manifest.json"))
@@ -137,41 +191,65 @@ mels = []
 for shard in manifest["shards"]:
     with h5py.File(prep + "/" + shard["path"]) as f:
         valid, offs, frames = f["index/validation"][:], f["index/mel_offset"][:], f["index/mel_frames"][:]
-        mels += [torch.from_numpy(f["mel"][o:o + n].T.copy()) for v, o, n in zip(valid, offs, frames) if v]
+        mels += [torch.from_numpy(f["mel"][o:o + n].T.copy()) for v, o, n in zip(valid, offs, frames) if v or split == "all"]
 fast = schedule == "fast"
-predict(mels[0][:, :10], model_dir=model_pt, device=torch.device("cpu"), fast_sampling=fast)  # warm-up
+def sync():
+    if device.type == "cuda": torch.cuda.synchronize()
+predict(mels[0][:, :10], model_dir=model_pt, device=device, fast_sampling=fast)  # warm-up
+sync()
 audio_seconds, start = 0.0, time.perf_counter()
 for mel in mels:
-    audio, sr = predict(mel, model_dir=model_pt, device=torch.device("cpu"), fast_sampling=fast)
+    audio, sr = predict(mel, model_dir=model_pt, device=device, fast_sampling=fast)
     audio_seconds += audio.shape[-1] / sr
+sync()
 print(f"real-time factor {audio_seconds / (time.perf_counter() - start):.4f}")
 """
 
 
-def bench_sample(work, prep, rounds):
+GPU_SAMPLE = {"fp32": [], "fp32 graphs": ["--cuda-graphs"], "bf16": ["--precision", "bf16"],
+              "bf16 graphs": ["--precision", "bf16", "--cuda-graphs"]}
+
+
+def bench_sample(work, prep, rounds, device):
     cases = [("tiny", "configs/tiny.yaml", ["fast", "full"]), ("BASE", "configs/base.yaml", ["fast"])]
+    if device == "cuda":  # the goal's case first
+        cases = [("BASE", "configs/base.yaml", ["fast", "full"]), ("tiny", "configs/tiny.yaml", ["fast"])]
+    variants = GPU_SAMPLE if device == "cuda" else {"": []}
+    # On a GPU all utterances (both splits): our timer includes the first batch's warm-up.
+    split = "all" if device == "cuda" else "valid"
     for name, config, schedules in cases:
         run_dir = os.path.join(work, "sample_run_" + name.lower())
         shutil.rmtree(run_dir, ignore_errors=True)
         run([os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
              "--max-steps", "1", "--set", "train.batch_size=2", "--set", "train.validation_interval=0",
-             "--set", "train.audio_interval=0"])
+             "--set", "train.audio_interval=0", "--set", f"train.device={device}"])
         model_pt = os.path.join(work, f"{name}.pt")
         run([os.path.join(BIN, "diffwave-export"), "--checkpoint", run_dir, "--output", model_pt])
         for schedule in schedules:
-            ours, theirs, mo, mt = [], [], [], []
+            ours, mo = {v: [] for v in variants}, {v: [] for v in variants}
+            extras = dict(variants)
+            theirs, mt = [], []
             for _ in range(rounds):
-                out_dir = os.path.join(work, "samples")
-                shutil.rmtree(out_dir, ignore_errors=True)
-                _, out, mem = run([os.path.join(BIN, "diffwave-sample"), "--checkpoint", run_dir, "--mel", prep,
-                                   "--split", "valid", "--output", out_dir, "--schedule", schedule, "--chunk-seconds", "0",
-                                   "--threads", str(THREADS)])
-                ours.append(float(re.findall(r"real-time factor ([\d.]+)", out)[-1]))
-                mo.append(mem)
-                _, out, mem = run([sys.executable, "-c", LMNT_SAMPLE, str(THREADS), model_pt, prep, schedule], env=LMNT_ENV)
+                for variant in list(ours):
+                    extra = extras[variant]
+                    out_dir = os.path.join(work, "samples")
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                    done = try_variant(ours, variant, [
+                        os.path.join(BIN, "diffwave-sample"), "--checkpoint", run_dir, "--mel", prep, "--output", out_dir,
+                        "--schedule", schedule, "--chunk-seconds", "0", "--threads", str(THREADS), "--device", device]
+                        + ([] if split == "all" else ["--split", split]) + [a for a in extra])
+                    if done is None:
+                        continue
+                    _, out, mem = done
+                    ours[variant].append(float(re.findall(r"real-time factor ([\d.]+)", out)[-1]))
+                    mo[variant].append(mem)
+                _, out, mem = run([sys.executable, "-c", LMNT_SAMPLE, str(THREADS), model_pt, prep, schedule, device, split],
+                                  env=LMNT_ENV)
                 theirs.append(float(re.findall(r"real-time factor ([\d.]+)", out)[-1]))
                 mt.append(mem)
-            summary(f"sample {name} {schedule}", ours, theirs, "x realtime", mo, mt)
+            for variant in ours:
+                summary(f"sample {name} {schedule}" + (f" ours {variant}" if variant else ""), ours[variant], theirs,
+                        "x realtime", mo[variant], mt)
 
 
 def bench_prep(work, corpus, rounds):
@@ -195,25 +273,41 @@ def bench_prep(work, corpus, rounds):
 
 
 def main():
+    try:
+        bench()
+    except CommandFailed as failure:
+        sys.exit(str(failure))
+
+
+def bench():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", nargs="*", default=["train", "sample", "prep"], choices=["train", "sample", "prep"])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--utterances", type=int, default=60)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where both sides train and sample")
+    parser.add_argument("--prep", help="an existing diffwave-prep output to use instead of a new demo corpus (train, sample)")
     parser.add_argument("--tuned-lmnt", action="store_true",
                         help="run lmnt with the allocator settings ours applies to itself (MALLOC_MMAP/TRIM_THRESHOLD_)")
     args = parser.parse_args()
     global LMNT_ENV
     if args.tuned_lmnt:
         LMNT_ENV = dict(os.environ, **TUNED_MALLOC)
-    print(f"machine: {os.cpu_count()} cores; threads per side: {THREADS}; torch {__import__('torch').__version__}", flush=True)
+    if args.prep and "prep" in args.what:
+        parser.error("--prep gives a prepared corpus: it cannot be combined with the prep benchmark")
+    torch = __import__("torch")
+    gpu = f"; GPU {torch.cuda.get_device_name()}" if args.device == "cuda" else ""
+    print(f"machine: {os.cpu_count()} cores; threads per side: {THREADS}; torch {torch.__version__}{gpu}", flush=True)
     with tempfile.TemporaryDirectory(prefix="diffwave-bench-") as work:
-        corpus = make_corpus(work, args.utterances)
-        prep = os.path.join(work, "prep")
-        run([os.path.join(BIN, "diffwave-prep"), "--input", corpus, "--output", prep])
+        if args.prep:
+            prep = os.path.abspath(args.prep)
+        else:
+            corpus = make_corpus(work, args.utterances)
+            prep = os.path.join(work, "prep")
+            run([os.path.join(BIN, "diffwave-prep"), "--input", corpus, "--output", prep])
         if "train" in args.what:
-            bench_train(work, prep, args.rounds)
+            bench_train(work, prep, args.rounds, args.device)
         if "sample" in args.what:
-            bench_sample(work, prep, args.rounds)
+            bench_sample(work, prep, args.rounds, args.device)
         if "prep" in args.what:
             bench_prep(work, corpus, args.rounds)
 

@@ -68,6 +68,7 @@ void visit_fields(Config& c, V&& v) {
   v("train.comm_timeout", c.train.comm_timeout);
   v("train.max_time", c.train.max_time);
   v("train.device", c.train.device);
+  v("train.profile_steps", c.train.profile_steps);
   v("prep.validation_fraction", c.prep.validation_fraction);
   v("prep.min_frames", c.prep.min_frames);
   v("prep.shard_hours", c.prep.shard_hours);
@@ -366,7 +367,7 @@ void Config::validate(int world_size) const {
     if (value <= 0) fail(key, "must be positive");
   for (auto [key, value] : {std::pair{"train.validation_interval", t.validation_interval},
                             {"train.validation_items", t.validation_items}, {"train.audio_interval", t.audio_interval},
-                            {"train.lr_warmup_steps", t.lr_warmup_steps}})
+                            {"train.lr_warmup_steps", t.lr_warmup_steps}, {"train.profile_steps", t.profile_steps}})
     if (value < 0) fail(key, "must be >= 0");
   if (!(t.ema_decay >= 0.0 && t.ema_decay < 1.0)) fail("train.ema_decay", "must be in [0, 1)");
   if (!(t.bucket_cap_mb > 0)) fail("train.bucket_cap_mb", "must be positive");

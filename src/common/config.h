@@ -75,6 +75,7 @@ struct TrainConfig {
   double comm_timeout = 600.0;     // seconds a collective may stall before the job is ended
   double max_time = 0.0;           // wall-clock seconds before a checkpoint and requeue exit (0: none)
   std::string device = "auto";     // auto, cuda or cpu
+  int profile_steps = 0;           // profile this many steps after 10 warm-up steps (0: off)
 };
 
 // diffwave-prep: how a corpus becomes shards.

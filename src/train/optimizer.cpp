@@ -17,6 +17,15 @@ Adam::Adam(std::vector<at::Tensor> params, AdamOptions options) : params_(std::m
   }
 }
 
+namespace {
+
+// The parameters that have a gradient, with their gradients (and Adam states, when given).
+struct WithGrad {
+  std::vector<at::Tensor> params, grads, exp_avg, exp_avg_sq;
+};
+
+}  // namespace
+
 void Adam::step() {
   c10::NoGradGuard no_grad;
   ++step_;
@@ -24,17 +33,39 @@ void Adam::step() {
   const double bias1 = 1.0 - std::pow(b1, static_cast<double>(step_));
   const double bias2_sqrt = std::sqrt(1.0 - std::pow(b2, static_cast<double>(step_)));
   const double step_size = options_.lr / bias1;
+  WithGrad w;
   for (size_t i = 0; i < params_.size(); ++i) {
-    auto& p = params_[i];
-    if (!p.grad().defined()) continue;
-    auto grad = p.grad();
-    if (options_.weight_decay != 0) grad = grad.add(p, options_.weight_decay);
-    // The same operations, in the same order, as torch.optim.Adam's single-tensor path.
-    exp_avg_[i].lerp_(grad, 1.0 - b1);
-    exp_avg_sq_[i].mul_(b2).addcmul_(grad, grad, 1.0 - b2);
-    auto denom = (exp_avg_sq_[i].sqrt() / bias2_sqrt).add_(options_.eps);
-    p.addcdiv_(exp_avg_[i], denom, -step_size);
+    if (!params_[i].grad().defined()) continue;
+    w.params.push_back(params_[i]);
+    w.grads.push_back(params_[i].grad());
+    w.exp_avg.push_back(exp_avg_[i]);
+    w.exp_avg_sq.push_back(exp_avg_sq_[i]);
   }
+  if (w.params.empty()) return;
+  if (options_.weight_decay != 0) w.grads = at::_foreach_add(w.grads, w.params, options_.weight_decay);
+  // torch.optim.Adam's arithmetic, operation for operation; the multi-tensor (_foreach) forms
+  // launch a few kernels for all parameters on a GPU instead of five per parameter, and on a
+  // CPU run the same per-tensor operations as the single-tensor path.
+  at::_foreach_lerp_(w.exp_avg, w.grads, 1.0 - b1);
+  at::_foreach_mul_(w.exp_avg_sq, b2);
+  at::_foreach_addcmul_(w.exp_avg_sq, w.grads, w.grads, 1.0 - b2);
+  auto denom = at::_foreach_sqrt(w.exp_avg_sq);
+  at::_foreach_div_(denom, bias2_sqrt);
+  at::_foreach_add_(denom, options_.eps);
+  at::_foreach_addcdiv_(w.params, w.exp_avg, denom, -step_size);
+}
+
+at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
+  c10::NoGradGuard no_grad;
+  std::vector<at::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (grads.empty()) return at::zeros({}, params.empty() ? at::TensorOptions() : params.front().options());
+  // torch.nn.utils.clip_grad_norm_: the 2-norm of the per-tensor 2-norms, and every gradient
+  // scaled by min(1, max_norm / (norm + 1e-6)).
+  const auto total = at::linalg_vector_norm(at::stack(at::_foreach_norm(grads, 2)), 2);
+  at::_foreach_mul_(grads, (max_norm / (total + 1e-6)).clamp_max(1.0));
+  return total;
 }
 
 Ema::Ema(const std::vector<at::Tensor>& params, double decay) : decay_(decay) {
@@ -43,7 +74,9 @@ Ema::Ema(const std::vector<at::Tensor>& params, double decay) : decay_(decay) {
 
 void Ema::update(const std::vector<at::Tensor>& params) {
   c10::NoGradGuard no_grad;
-  for (size_t i = 0; i < params.size(); ++i) weights_[i].lerp_(params[i].detach(), 1.0 - decay_);
+  std::vector<at::Tensor> detached;
+  for (const auto& p : params) detached.push_back(p.detach());
+  at::_foreach_lerp_(weights_, detached, 1.0 - decay_);
 }
 
 }  // namespace diffwave

@@ -31,6 +31,10 @@ class Adam {
   int64_t step_ = 0;
 };
 
+// Scales the gradients of `params` as torch.nn.utils.clip_grad_norm_ does and returns the total
+// gradient 2-norm as a 0-d tensor on the gradients' device (reading it is the caller's sync).
+at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm);
+
 // Exponential moving average of the weights: ema = decay * ema + (1 - decay) * param.
 class Ema {
  public:

@@ -4,7 +4,6 @@
 #include <ATen/autocast_mode.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/utils.h>
 
 #include <chrono>
@@ -30,6 +29,7 @@
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/signals.h"
+#include "train/step_profiler.h"
 #include "train/tensorboard.h"
 
 namespace diffwave {
@@ -74,6 +74,9 @@ class Trainer {
     const auto [local_rank, local_size] = group_.local_rank_and_size();
     device_ = select_device(t.device, local_rank, local_size, rank_);
     if (device_.is_cpu()) at::set_num_threads(cpu_threads_per_rank(local_size));
+    // Crops have one shape: let cuDNN time its algorithms once and keep the fastest (lmnt does
+    // the same; its picks, like cuDNN's atomics, make GPU runs not bitwise repeatable).
+    if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
 
     train_data_ = std::make_unique<Dataset>(data_dir, config_, false);
     valid_data_ = std::make_unique<Dataset>(data_dir, config_, true);
@@ -115,8 +118,12 @@ class Trainer {
     check_agreement();
     resume();
     broadcast_state();
-    GradientReducer reducer(params_, *comm_, static_cast<size_t>(config_.train.bucket_cap_mb * (1 << 20)));
-    reducer_ = &reducer;
+    // Alone, a rank has nothing to average: gradients stay where backward leaves them.
+    std::optional<GradientReducer> reducer;
+    if (world_ > 1) {
+      reducer.emplace(params_, *comm_, static_cast<size_t>(config_.train.bucket_cap_mb * (1 << 20)));
+      reducer_ = &*reducer;
+    }
     const auto& t = config_.train;
     const int64_t first = step_;
     if (rank_ == 0)
@@ -129,7 +136,10 @@ class Trainer {
     double window_time = 0, window_wait = 0;
     int64_t window_steps = 0;
     auto last_save_step = step_;
+    const int64_t warm = std::min<int64_t>(10, std::max<int64_t>(0, t.max_steps - step_ - t.profile_steps));
+    StepProfiler profiler(run_dir_ + "/profile", step_ + warm, rank_ == 0 ? t.profile_steps : 0, device_.is_cuda());
     while (step_ < t.max_steps) {
+      profiler.before_step(step_);
       const auto step_start = Clock::now();
       double waited = 0;
       const auto batch = loader.next(&waited);
@@ -140,6 +150,7 @@ class Trainer {
       const bool want_stop = stop_signal() != 0 || (t.max_time > 0 && seconds_since(start_) > t.max_time);
       const auto [loss, stop] = step_sync(local_loss, want_stop);
       last_loss_ = loss;
+      profiler.after_step(step_ - 1);
       window_time += seconds_since(step_start);
       window_wait += waited;
       ++window_steps;
@@ -177,12 +188,12 @@ class Trainer {
     const auto& t = config_.train;
     const int64_t rows = batch.audio.size(0), micro = rows / t.grad_accumulation;
     const bool bf16 = t.precision == "bf16" && device_.is_cuda();
-    double loss_sum = 0;
+    at::Tensor loss_sum;
     for (int m = 0; m < t.grad_accumulation; ++m) {
       auto take = [&](const at::Tensor& x) {
         return x.defined() ? x.slice(0, m * micro, (m + 1) * micro).to(device_, /*non_blocking=*/true) : x;
       };
-      reducer_->prepare(m == t.grad_accumulation - 1);
+      if (reducer_) reducer_->prepare(m == t.grad_accumulation - 1);
       at::Tensor loss;
       {
         Bf16Autocast autocast(bf16);
@@ -190,16 +201,22 @@ class Trainer {
                               noise_level_, loss_kind_);
       }
       (loss / static_cast<double>(t.grad_accumulation)).backward();
-      reducer_->finish();
-      comm_wait_ += reducer_->last_wait_seconds();
-      loss_sum += loss.item<double>() / t.grad_accumulation;
+      if (reducer_) {
+        reducer_->finish();
+        comm_wait_ += reducer_->last_wait_seconds();
+      }
+      const auto part = loss.detach().to(at::kDouble) / t.grad_accumulation;
+      loss_sum = loss_sum.defined() ? loss_sum + part : part;
     }
     // Gradients are averaged over ranks and identical everywhere, so every rank takes the same
-    // decision on a non-finite norm without another collective.
-    *grad_norm = torch::nn::utils::clip_grad_norm_(params_, t.max_grad_norm);
+    // decision on a non-finite norm without another collective. One device-to-host read per
+    // step, for the loss and the norm together.
+    const auto host = at::stack({loss_sum, clip_grad_norm(params_, t.max_grad_norm).to(at::kDouble)}).cpu();
+    const double loss_value = host[0].item<double>();
+    *grad_norm = host[1].item<double>();
     if (!std::isfinite(*grad_norm)) {
       ++skipped_total_;
-      if (++consecutive_nonfinite_ >= t.max_nonfinite_steps) abort_nonfinite(loss_sum, *grad_norm);
+      if (++consecutive_nonfinite_ >= t.max_nonfinite_steps) abort_nonfinite(loss_value, *grad_norm);
       if (rank_ == 0)
         std::cerr << fmt::format("diffwave-train: step {}: non-finite gradient norm ({}), step skipped ({} in a row)\n",
                                  step_ + 1, *grad_norm, consecutive_nonfinite_);
@@ -210,7 +227,7 @@ class Trainer {
       ema_->update(params_);
     }
     model_->zero_grad(/*set_to_none=*/true);
-    return loss_sum;
+    return loss_value;
   }
 
   [[noreturn]] void abort_nonfinite(double loss, double grad_norm) {

@@ -44,8 +44,9 @@ TEST(Gpu, MelMatchesCpu) {
 }
 
 // The fused CUDA residual-layer kernels against the reference ops, both on the GPU in float32
-// (TF32 off): outputs and every gradient. Until this passes on real hardware, model.kernels=auto
-// keeps GPUs on the reference ops.
+// (TF32 off), each measured against the reference ops in float64: outputs and every gradient.
+// (Gradients are sums over batch x time, so two float32 orders differ by more than their
+// distance to the truth says; the CPU test in test_fused_layer.cpp uses the same rule.)
 TEST(Gpu, FusedLayersMatchTheReferenceOps) {
   REQUIRE_GPU();
   const bool tf32 = at::globalContext().allowTF32CuBLAS(), tf32_conv = at::globalContext().allowTF32CuDNN();
@@ -53,30 +54,40 @@ TEST(Gpu, FusedLayersMatchTheReferenceOps) {
   at::globalContext().setAllowTF32CuDNN(false);
   for (bool unconditional : {false, true}) {
     SCOPED_TRACE(unconditional ? "unconditional" : "conditional");
-    auto run = [&](LayerKernels kernels) {
+    auto run = [&](LayerKernels kernels, torch::Dtype dtype) {
       auto model = test::perturbed_model(16, 6, 3, 0, unconditional);
       model->set_kernels(kernels);
-      model->to(torch::kCUDA);
+      model->to(torch::kCUDA, dtype);
       torch::manual_seed(2);
-      auto audio = (torch::rand({3, 4096}) * 2 - 1).cuda();
-      auto mel = unconditional ? torch::Tensor() : torch::rand({3, 80, 16}).cuda();
+      auto audio = (torch::rand({3, 4096}) * 2 - 1).to(torch::kCUDA, dtype);
+      auto mel = unconditional ? torch::Tensor() : torch::rand({3, 80, 16}).to(torch::kCUDA, dtype);
       EXPECT_EQ(model->uses_fused_layers(audio), kernels == LayerKernels::fused);
       auto out = model->forward(audio, torch::tensor({3, 17, 40}).cuda(), mel);
       (out * out).sum().backward();
-      std::vector<torch::Tensor> all{out.detach().cpu()};
-      for (auto& p : model->parameters()) all.push_back(p.grad().cpu());
+      std::vector<torch::Tensor> all{out.detach().cpu().to(torch::kDouble)};
+      for (auto& p : model->parameters()) all.push_back(p.grad().cpu().to(torch::kDouble));
       // Inference with cached conditioner terms gives the fused forward's values.
       torch::NoGradGuard no_grad;
       if (kernels == LayerKernels::fused) {
         auto cached = model->conditioner_terms(mel, 3, 4096);
         auto again = model->forward(audio, torch::tensor({3, 17, 40}).cuda(), mel, cached);
-        EXPECT_LT(test::relative_error(again.cpu(), all[0]), 1e-6);
+        EXPECT_LT(test::relative_error(again.cpu().to(torch::kDouble), all[0]), 1e-6);
       }
       return all;
     };
-    auto ref = run(LayerKernels::reference);
-    auto got = run(LayerKernels::fused);
-    for (size_t i = 0; i < ref.size(); ++i) EXPECT_LT(test::relative_error(got[i], ref[i]), 1e-4) << "tensor " << i;
+    const auto truth = run(LayerKernels::reference, torch::kDouble);
+    const auto ref = run(LayerKernels::reference, torch::kFloat);
+    const auto got = run(LayerKernels::fused, torch::kFloat);
+    double worst_fused = 0, worst_ref = 0;
+    for (size_t i = 0; i < truth.size(); ++i) {
+      const double err_fused = test::relative_error(got[i], truth[i]), err_ref = test::relative_error(ref[i], truth[i]);
+      worst_fused = std::max(worst_fused, err_fused);
+      worst_ref = std::max(worst_ref, err_ref);
+      // Floor: 1e-5 of the tensor's largest value (the CPU test's 2e-6 was exceeded by 4 % on an
+      // H100, where cuBLAS/cuDNN reductions split differently).
+      EXPECT_LT(err_fused, std::max(2 * err_ref, 1e-5)) << "tensor " << i << " (reference ops: " << err_ref << ")";
+    }
+    std::printf("max rel error against float64: fused %.3g, reference ops %.3g\n", worst_fused, worst_ref);
   }
   at::globalContext().setAllowTF32CuBLAS(tf32);
   at::globalContext().setAllowTF32CuDNN(tf32_conv);
