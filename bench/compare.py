@@ -29,6 +29,7 @@ THREADS = os.cpu_count()
 # given to lmnt's processes too, to show how much of the ratio is the allocator.
 TUNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)}
 LMNT_ENV = None
+MODELS = ["tiny", "BASE"]
 
 
 class CommandFailed(Exception):
@@ -139,12 +140,13 @@ CPU_TRAIN = [("tiny", "configs/tiny.yaml", (16, 6, 3), 4, 16, 20), ("BASE (batch
 GPU_TRAIN = [("tiny (batch 16)", "configs/tiny.yaml", (16, 6, 3), 16, 62, 100),
              ("BASE (batch 16)", "configs/base.yaml", (64, 30, 10), 16, 62, 60)]
 # Our variants on a GPU: --set overrides; lmnt's: its fp32 loop and its --fp16 (the goal's yardstick).
-GPU_OURS = {"fp32": [], "bf16": ["train.precision=bf16"], "fp32 fused": ["model.kernels=fused"]}
+GPU_OURS = {"fp32": [], "bf16": ["train.precision=bf16"], "fp32 graphs": ["train.cuda_graphs=true"],
+            "bf16 graphs": ["train.precision=bf16", "train.cuda_graphs=true"]}
 GPU_LMNT = ["fp16", "fp32"]
 
 
 def bench_train(work, prep, rounds, device):
-    cases = GPU_TRAIN if device == "cuda" else CPU_TRAIN
+    cases = [c for c in (GPU_TRAIN if device == "cuda" else CPU_TRAIN) if c[0].split()[0] in MODELS]
     ours_variants = GPU_OURS if device == "cuda" else {"": []}
     lmnt_variants = GPU_LMNT if device == "cuda" else ["fp32"]
     for name, config, (C, L, cycle), batch, crop, steps in cases:
@@ -152,10 +154,10 @@ def bench_train(work, prep, rounds, device):
         theirs = {v: [] for v in lmnt_variants}
         mo, mt = {v: [] for v in ours_variants}, {v: [] for v in lmnt_variants}
         for _ in range(rounds):
-            for variant, sets in list(ours.items()):
+            for variant in list(ours):  # a variant that failed has left `ours`
                 run_dir = os.path.join(work, "run")
                 shutil.rmtree(run_dir, ignore_errors=True)
-                extra = [a for kv in sets for a in ("--set", kv)]
+                extra = [a for kv in ours_variants[variant] for a in ("--set", kv)]
                 done = try_variant(ours, variant, [
                     os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
                     "--max-steps", str(2 * steps), "--log-interval", str(steps), "--checkpoint-interval", "1000000",
@@ -166,6 +168,8 @@ def bench_train(work, prep, rounds, device):
                     continue
                 _, out, mem = done
                 ours[variant].append(float(re.findall(r"([\d.]+) samples/s", out)[-1]))  # the second window: after warm-up
+                if device == "cuda":  # data and communication waits, per variant
+                    print(f"  ours {variant}: {[l for l in out.splitlines() if l.startswith('step')][-1]}", flush=True)
                 mo[variant].append(mem)
             for variant in lmnt_variants:
                 _, out, mem = run([sys.executable, "-c", LMNT_TRAIN, str(THREADS), str(C), str(L), str(cycle), str(batch),
@@ -217,7 +221,7 @@ def bench_sample(work, prep, rounds, device):
     variants = GPU_SAMPLE if device == "cuda" else {"": []}
     # On a GPU all utterances (both splits): our timer includes the first batch's warm-up.
     split = "all" if device == "cuda" else "valid"
-    for name, config, schedules in cases:
+    for name, config, schedules in [c for c in cases if c[0] in MODELS]:
         run_dir = os.path.join(work, "sample_run_" + name.lower())
         shutil.rmtree(run_dir, ignore_errors=True)
         run([os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
@@ -285,18 +289,22 @@ def bench():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--utterances", type=int, default=60)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where both sides train and sample")
+    parser.add_argument("--models", default="tiny,BASE", help="which configs to run (train, sample): tiny, BASE or both")
     parser.add_argument("--prep", help="an existing diffwave-prep output to use instead of a new demo corpus (train, sample)")
     parser.add_argument("--tuned-lmnt", action="store_true",
                         help="run lmnt with the allocator settings ours applies to itself (MALLOC_MMAP/TRIM_THRESHOLD_)")
     args = parser.parse_args()
-    global LMNT_ENV
+    global LMNT_ENV, MODELS
+    MODELS = args.models.split(",")
     if args.tuned_lmnt:
         LMNT_ENV = dict(os.environ, **TUNED_MALLOC)
     if args.prep and "prep" in args.what:
         parser.error("--prep gives a prepared corpus: it cannot be combined with the prep benchmark")
-    torch = __import__("torch")
-    gpu = f"; GPU {torch.cuda.get_device_name()}" if args.device == "cuda" else ""
-    print(f"machine: {os.cpu_count()} cores; threads per side: {THREADS}; torch {torch.__version__}{gpu}", flush=True)
+    # The GPU's name from nvidia-smi: a CUDA context in this process would share the GPU with the runs.
+    gpu = ("; GPU " + subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                                     text=True).stdout.strip()) if args.device == "cuda" else ""
+    print(f"machine: {os.cpu_count()} cores; threads per side: {THREADS}; torch {__import__('torch').__version__}{gpu}",
+          flush=True)
     with tempfile.TemporaryDirectory(prefix="diffwave-bench-") as work:
         if args.prep:
             prep = os.path.abspath(args.prep)

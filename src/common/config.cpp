@@ -69,6 +69,7 @@ void visit_fields(Config& c, V&& v) {
   v("train.max_time", c.train.max_time);
   v("train.device", c.train.device);
   v("train.profile_steps", c.train.profile_steps);
+  v("train.cuda_graphs", c.train.cuda_graphs);
   v("prep.validation_fraction", c.prep.validation_fraction);
   v("prep.min_frames", c.prep.min_frames);
   v("prep.shard_hours", c.prep.shard_hours);
@@ -376,6 +377,8 @@ void Config::validate(int world_size) const {
   if (t.lr_decay != "constant" && t.lr_decay != "linear" && t.lr_decay != "cosine")
     fail("train.lr_decay", fmt::format("is '{}', expected constant, linear or cosine", t.lr_decay));
   if (!(t.lr_min >= 0 && t.lr_min <= t.learning_rate)) fail("train.lr_min", "must be in [0, learning_rate]");
+  if (t.cuda_graphs && t.grad_accumulation != 1)
+    fail("train.cuda_graphs", "needs train.grad_accumulation = 1 (the graph holds one micro-step)");
   if (t.precision != "fp32" && t.precision != "bf16")
     fail("train.precision", fmt::format("is '{}', expected fp32 or bf16", t.precision));
   if (t.device != "auto" && t.device != "cuda" && t.device != "cpu")

@@ -49,11 +49,13 @@ std::vector<at::Generator> row_generators(uint64_t seed, const std::vector<std::
 
 namespace {
 
-// Row i from generators[i], full length, on the CPU (as per_row_noise draws it).
-at::Tensor draw(const std::vector<at::Generator>& gens, int64_t length) {
-  std::vector<at::Tensor> rows;
-  for (const auto& g : gens) rows.push_back(at::randn({1, length}, g, at::TensorOptions().dtype(at::kFloat)));
-  return at::cat(rows, 0);
+// Row i from generators[i], full length, drawn on the CPU (as per_row_noise draws it) and moved
+// to `device`: through pinned memory to a GPU, so that the copy does not stall the host.
+at::Tensor draw(const std::vector<at::Generator>& gens, int64_t length, const at::Device& device) {
+  const bool gpu = !device.is_cpu();
+  auto out = at::empty({static_cast<int64_t>(gens.size()), length}, at::TensorOptions().dtype(at::kFloat).pinned_memory(gpu));
+  for (size_t i = 0; i < gens.size(); ++i) out[static_cast<int64_t>(i)].normal_(0.0, 1.0, gens[i]);
+  return gpu ? out.to(device, /*non_blocking=*/true) : out;
 }
 
 }  // namespace
@@ -74,11 +76,11 @@ at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Te
   const auto device = options.device();
   std::vector<at::Tensor> x, cond;
   {
-    const auto noise = draw(generators, length);
+    const auto noise = draw(generators, length, device);
     for (const auto& w : windows) {
       if (mel.defined() && (w.begin % hop != 0 || w.end % hop != 0))
         throw Error(fmt::format("sampler: window [{}, {}) is not a whole number of hops of {}", w.begin, w.end, hop));
-      x.push_back(noise.slice(1, w.begin, w.end).contiguous().to(device));
+      x.push_back(noise.slice(1, w.begin, w.end).contiguous());
       cond.push_back(mel.defined() ? mel.slice(2, w.begin / hop, w.end / hop).contiguous() : at::Tensor());
     }
   }
@@ -107,7 +109,7 @@ at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Te
     at::Tensor z;
     double sigma = 0;
     if (n > 0) {
-      z = draw(generators, length);
+      z = draw(generators, length, device);
       sigma = std::pow((1.0 - alpha_bar[n - 1]) / (1.0 - alpha_bar[n]) * beta[n], 0.5);
     }
     for (size_t k = 0; k < windows.size(); ++k) {
@@ -119,7 +121,7 @@ at::Tensor sample_windows(DiffWave& model, const SamplerPlan& plan, const at::Te
         eps = model->forward(x[k], step, cond[k], cached[k]).squeeze(1);
       }
       x[k] = c1 * (x[k] - c2 * eps.to(at::kFloat));
-      if (n > 0) x[k] += sigma * z.slice(1, windows[k].begin, windows[k].end).to(device);
+      if (n > 0) x[k] += sigma * z.slice(1, windows[k].begin, windows[k].end);
       x[k] = at::clamp(x[k], -1.0, 1.0);
     }
   }

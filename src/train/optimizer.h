@@ -19,6 +19,7 @@ class Adam {
   void step();
   void set_lr(double lr) { options_.lr = lr; }
   double lr() const { return options_.lr; }
+  const AdamOptions& options() const { return options_; }
 
   int64_t steps() const { return step_; }
   void set_steps(int64_t s) { step_ = s; }

@@ -26,6 +26,7 @@
 #include "train/batch_plan.h"
 #include "train/checkpoint.h"
 #include "train/dataset.h"
+#include "train/graphed_step.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/signals.h"
@@ -77,6 +78,13 @@ class Trainer {
     // Crops have one shape: let cuDNN time its algorithms once and keep the fastest (lmnt does
     // the same; its picks, like cuDNN's atomics, make GPU runs not bitwise repeatable).
     if (device_.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
+    if (t.cuda_graphs && !device_.is_cuda())
+      throw ConfigError(fmt::format("train.cuda_graphs ({}) needs a GPU, but rank {} trains on {}",
+                                    config_.origin_of("train.cuda_graphs"), rank_, device_.str()));
+    if (t.cuda_graphs && world_ > 1)
+      throw ConfigError(fmt::format("train.cuda_graphs ({}) runs one rank for now (the gradient all-reduce is not "
+                                    "captured), but this job has {}",
+                                    config_.origin_of("train.cuda_graphs"), world_));
 
     train_data_ = std::make_unique<Dataset>(data_dir, config_, false);
     valid_data_ = std::make_unique<Dataset>(data_dir, config_, true);
@@ -188,30 +196,36 @@ class Trainer {
     const auto& t = config_.train;
     const int64_t rows = batch.audio.size(0), micro = rows / t.grad_accumulation;
     const bool bf16 = t.precision == "bf16" && device_.is_cuda();
-    at::Tensor loss_sum;
-    for (int m = 0; m < t.grad_accumulation; ++m) {
-      auto take = [&](const at::Tensor& x) {
-        return x.defined() ? x.slice(0, m * micro, (m + 1) * micro).to(device_, /*non_blocking=*/true) : x;
-      };
-      if (reducer_) reducer_->prepare(m == t.grad_accumulation - 1);
-      at::Tensor loss;
-      {
-        Bf16Autocast autocast(bf16);
-        loss = diffusion_loss(model_, take(batch.audio), take(batch.mel), take(batch.t), take(batch.noise),
-                              noise_level_, loss_kind_);
+    at::Tensor result;  // [loss, gradient norm] on the device
+    if (graphed_) {
+      result = graphed_->run(batch, lr_.at(step_));
+    } else {
+      at::Tensor loss_sum;
+      for (int m = 0; m < t.grad_accumulation; ++m) {
+        auto take = [&](const at::Tensor& x) {
+          return x.defined() ? x.slice(0, m * micro, (m + 1) * micro).to(device_, /*non_blocking=*/true) : x;
+        };
+        if (reducer_) reducer_->prepare(m == t.grad_accumulation - 1);
+        at::Tensor loss;
+        {
+          Bf16Autocast autocast(bf16);
+          loss = diffusion_loss(model_, take(batch.audio), take(batch.mel), take(batch.t), take(batch.noise),
+                                noise_level_, loss_kind_);
+        }
+        (loss / static_cast<double>(t.grad_accumulation)).backward();
+        if (reducer_) {
+          reducer_->finish();
+          comm_wait_ += reducer_->last_wait_seconds();
+        }
+        const auto part = loss.detach().to(at::kDouble) / t.grad_accumulation;
+        loss_sum = loss_sum.defined() ? loss_sum + part : part;
       }
-      (loss / static_cast<double>(t.grad_accumulation)).backward();
-      if (reducer_) {
-        reducer_->finish();
-        comm_wait_ += reducer_->last_wait_seconds();
-      }
-      const auto part = loss.detach().to(at::kDouble) / t.grad_accumulation;
-      loss_sum = loss_sum.defined() ? loss_sum + part : part;
+      result = at::stack({loss_sum, clip_grad_norm(params_, t.max_grad_norm).to(at::kDouble)});
     }
     // Gradients are averaged over ranks and identical everywhere, so every rank takes the same
     // decision on a non-finite norm without another collective. One device-to-host read per
     // step, for the loss and the norm together.
-    const auto host = at::stack({loss_sum, clip_grad_norm(params_, t.max_grad_norm).to(at::kDouble)}).cpu();
+    const auto host = result.cpu();
     const double loss_value = host[0].item<double>();
     *grad_norm = host[1].item<double>();
     if (!std::isfinite(*grad_norm)) {
@@ -222,11 +236,22 @@ class Trainer {
                                  step_ + 1, *grad_norm, consecutive_nonfinite_);
     } else {
       consecutive_nonfinite_ = 0;
-      optimizer_->set_lr(lr_.at(step_));
-      optimizer_->step();
-      ema_->update(params_);
+      if (graphed_) {
+        optimizer_->set_steps(optimizer_->steps() + 1);  // the graph updated the weights, Adam and EMA
+      } else {
+        optimizer_->set_lr(lr_.at(step_));
+        optimizer_->step();
+        ema_->update(params_);
+      }
     }
+    if (graphed_) return loss_value;  // the graph owns the gradients' memory
     model_->zero_grad(/*set_to_none=*/true);
+    // A few eager steps first (cuDNN's algorithm search, lazy initialisation), then capture.
+    if (t.cuda_graphs && ++eager_steps_ >= kEagerStepsBeforeCapture) {
+      graphed_ = std::make_unique<GraphedStep>(model_, params_, *optimizer_, *ema_, t.max_grad_norm, loss_kind_,
+                                               noise_level_, bf16, batch);
+      if (rank_ == 0) std::cerr << fmt::format("diffwave-train: step {}: training step captured as a CUDA graph\n", step_ + 1);
+    }
     return loss_value;
   }
 
@@ -471,6 +496,9 @@ class Trainer {
   std::unique_ptr<CheckpointStore> store_;
   std::unique_ptr<EventWriter> events_;
   GradientReducer* reducer_ = nullptr;
+  static constexpr int kEagerStepsBeforeCapture = 3;
+  std::unique_ptr<GraphedStep> graphed_;  // train.cuda_graphs, after the eager steps
+  int eager_steps_ = 0;
   int64_t step_ = 0, skipped_total_ = 0;
   int consecutive_nonfinite_ = 0;
   double last_loss_ = 0;

@@ -2,10 +2,16 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <limits>
+
 #include "audio/mel.h"
 #include "common/config.h"
 #include "diffusion/diffusion.h"
+#include "model/bf16_autocast.h"
 #include "sample/chunked_sampler.h"
+#include "train/graphed_step.h"
+#include "train/optimizer.h"
 #include "support/fixtures.h"
 
 using namespace diffwave;
@@ -109,4 +115,115 @@ TEST(Gpu, CudaGraphSamplingEqualsEager) {
   auto graphed = sample_windows(model, plan, mel, 2, 0, row_generators(1, ids), windows, options, false,
                                 int64_t{2} << 30, /*cuda_graphs=*/true);
   EXPECT_LT((eager - graphed).abs().max().item<double>(), 1e-6);
+}
+
+// The training step replayed as a CUDA graph does what the eager step does, in fp32 and bf16:
+// from the same state and batch, the same loss, gradient norm and update (fused vs multi-tensor
+// Adam: rounding apart), and on a non-finite step nothing changes (the eager trainer skips it).
+// Each step starts both from the eager state: compared over several steps, bf16's rounding would
+// amplify the Adam implementations' last-bit differences.
+TEST(Gpu, GraphedTrainingStepFollowsTheEagerStep) {
+  REQUIRE_GPU();
+  // Deterministic kernels, no TF32: eager and graph then compute the same gradients.
+  auto& ctx = at::globalContext();
+  const bool det = ctx.deterministicCuDNN(), bench = ctx.benchmarkCuDNN(), tf32 = ctx.allowTF32CuDNN();
+  ctx.setDeterministicCuDNN(true);
+  ctx.setBenchmarkCuDNN(false);
+  ctx.setAllowTF32CuDNN(false);
+  const auto level = noise_levels(NoiseSchedule(Config{}.diffusion.noise_schedule.betas)).cuda();
+  const double lr = 2e-4;
+  auto batch_for = [](int i, bool poisoned) {
+    torch::manual_seed(100 + i);
+    TrainingBatch b;
+    b.audio = torch::rand({4, 16 * 256}) * 2 - 1;
+    if (poisoned) b.audio[1][7] = std::numeric_limits<float>::quiet_NaN();
+    b.mel = torch::rand({4, 80, 16});
+    b.t = torch::randint(0, 50, {4}, torch::kLong);
+    b.noise = torch::randn({4, 16 * 256});
+    return b;
+  };
+  struct Run {
+    DiffWave model = test::perturbed_model(16, 6, 3, 0);
+    std::vector<torch::Tensor> params;
+    std::unique_ptr<Adam> adam;
+    std::unique_ptr<Ema> ema;
+    Run() {
+      model->to(torch::kCUDA);
+      params = model->parameters();
+      AdamOptions o;
+      o.lr = 2e-4;
+      adam = std::make_unique<Adam>(params, o);
+      ema = std::make_unique<Ema>(params, 0.9);
+    }
+    // Every tensor of the training state, in a fixed order.
+    std::vector<torch::Tensor> state() {
+      auto all = params;
+      for (auto* list : {&adam->exp_avg(), &adam->exp_avg_sq(), &ema->weights()}) all.insert(all.end(), list->begin(), list->end());
+      return all;
+    }
+  };
+  for (bool bf16 : {false, true}) {
+    SCOPED_TRACE(bf16 ? "bf16" : "fp32");
+    Run eager, graphed;
+    // One eager step; returns [loss, norm].
+    auto eager_step = [&](Run& r, const TrainingBatch& b) {
+      torch::Tensor loss;
+      {
+        Bf16Autocast autocast(bf16);
+        loss = diffusion_loss(r.model, b.audio.cuda(), b.mel.cuda(), b.t.cuda(), b.noise.cuda(), level, LossKind::l1);
+      }
+      loss.backward();
+      const auto norm = clip_grad_norm(r.params, 1e9);
+      if (std::isfinite(norm.item<double>())) {
+        r.adam->step();
+        r.ema->update(r.params);
+      }
+      r.model->zero_grad(true);
+      return torch::stack({loss.detach().to(torch::kDouble), norm.to(torch::kDouble)}).cpu();
+    };
+    // Eager steps before capture, as the trainer takes (the first forward's lazy set-up copies
+    // from the host, which a capture refuses).
+    for (int i = 0; i < 3; ++i) {
+      eager_step(eager, batch_for(i, false));
+      eager_step(graphed, batch_for(i, false));
+    }
+    GraphedStep step(graphed.model, graphed.params, *graphed.adam, *graphed.ema, 1e9, LossKind::l1, level, bf16,
+                     batch_for(0, false));
+    for (int i = 3; i < 8; ++i) {
+      SCOPED_TRACE(::testing::Message() << "step " << i);
+      const bool poisoned = i == 5;
+      {
+        torch::NoGradGuard no_grad;
+        auto from = eager.state(), to = graphed.state();
+        for (size_t k = 0; k < from.size(); ++k) to[k].copy_(from[k]);
+        graphed.adam->set_steps(eager.adam->steps());
+      }
+      std::vector<torch::Tensor> before;
+      for (auto& t : eager.state()) before.push_back(t.clone());
+      const auto want = eager_step(eager, batch_for(i, poisoned));
+      const auto got = step.run(batch_for(i, poisoned), lr).cpu();
+      EXPECT_EQ(std::isfinite(got[1].item<double>()), !poisoned);
+      if (!poisoned) {
+        EXPECT_NEAR(got[0].item<double>(), want[0].item<double>(), 1e-6 * want[0].item<double>());
+        EXPECT_NEAR(got[1].item<double>(), want[1].item<double>(), 1e-5 * want[1].item<double>());
+      }
+      const auto a = eager.state(), b = graphed.state();
+      const size_t n = eager.params.size();
+      double worst_update = 0, worst_moment = 0, unchanged = 0;
+      for (size_t k = 0; k < a.size(); ++k) {
+        const bool weights = k < n || k >= 3 * n;  // parameters and EMA weights
+        const double diff = (a[k] - b[k]).abs().max().item<double>();
+        if (weights) worst_update = std::max(worst_update, diff);
+        else worst_moment = std::max(worst_moment, test::relative_error(b[k], a[k]));
+        if (poisoned) unchanged = std::max(unchanged, (b[k] - before[k]).abs().max().item<double>());
+      }
+      // An update moves a weight by about lr: its rounding differences stay far below that.
+      EXPECT_LT(worst_update, 1e-3 * lr);
+      EXPECT_LT(worst_moment, 1e-5);
+      if (poisoned) EXPECT_EQ(unchanged, 0.0) << "a non-finite step must leave the state alone";
+    }
+  }
+  ctx.setDeterministicCuDNN(det);
+  ctx.setBenchmarkCuDNN(bench);
+  ctx.setAllowTF32CuDNN(tf32);
 }

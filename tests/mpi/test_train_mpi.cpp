@@ -208,3 +208,9 @@ TEST_F(TrainMpi, UnconditionalModelTrainsOnAudioCrops) {
   EXPECT_THROW(ck.tensor("model/spectrogram_upsampler.conv1.weight"), DataError);
   EXPECT_NO_THROW(ck.tensor("model/residual_layers.0.dilated_conv.weight"));
 }
+
+TEST_F(TrainMpi, CudaGraphsOnTheCpuFailNamingTheKey) {
+  auto r = train(1, runs_ / "graphs", 2, "--set train.device=cpu --set train.cuda_graphs=true");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("train.cuda_graphs (--set) needs a GPU"), std::string::npos) << r.output;
+}

@@ -27,3 +27,11 @@ TEST(TrainCli, BadKeyFailsNamingIt) {
   EXPECT_NE(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("nonexistent.yaml"), std::string::npos) << r.output;
 }
+
+TEST(TrainCli, CudaGraphsRefuseGradientAccumulation) {
+  auto r = run_command(bin_path("diffwave-train") + " --config " + source_path("configs/tiny.yaml") +
+                       " --set train.cuda_graphs=true --set train.grad_accumulation=2 --dry-run");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("train.cuda_graphs"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("grad_accumulation = 1"), std::string::npos) << r.output;
+}

@@ -1,0 +1,113 @@
+#include "train/graphed_step.h"
+
+#include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
+
+#include "common/error.h"
+#include "model/bf16_autocast.h"
+
+#ifdef DIFFWAVE_HAVE_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace diffwave {
+
+#ifdef DIFFWAVE_HAVE_CUDA
+struct GraphedStep::Graph {
+  at::cuda::CUDAGraph graph;
+};
+
+namespace {
+
+at::Tensor on_device(const at::Tensor& x, const at::Device& device) {
+  return x.defined() ? at::empty(x.sizes(), x.options().device(device).pinned_memory(false)) : x;
+}
+
+}  // namespace
+
+GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params, Adam& adam, Ema& ema,
+                         double max_grad_norm, LossKind loss, const at::Tensor& noise_level, bool bf16,
+                         const TrainingBatch& example)
+    : graph_(std::make_unique<Graph>()), adam_(adam) {
+  const auto device = params.front().device();
+  if (!device.is_cuda()) throw Error("train.cuda_graphs needs the model on a GPU");
+  audio_ = on_device(example.audio, device);
+  mel_ = on_device(example.mel, device);
+  t_ = on_device(example.t, device);
+  noise_ = on_device(example.noise, device);
+  const auto scalar = at::TensorOptions().dtype(at::kFloat).device(device);
+  lr_ = at::zeros({}, scalar);
+  step_ = at::ones({}, scalar);
+  // The gradients the graph writes into are allocated inside it (from its private pool), as
+  // PyTorch's whole-network capture recipe does: none may exist when capture starts. (DiffWave
+// uses every parameter in every step, so backward gives each one a gradient.)
+  for (const auto& p : params) p.mutable_grad() = at::Tensor();
+
+  const auto& o = adam.options();
+  const std::vector<at::Tensor> steps(params.size(), step_);  // one count shared by every tensor
+  std::vector<at::Tensor> ema_weights = ema.weights();
+  const double ema_rate = 1.0 - ema.decay();
+
+  const c10::cuda::CUDAGuard guard(device);
+  auto stream = c10::cuda::getStreamFromPool(false, device.index());
+  // The autocast weight cache would hand the graph casts freed after capture: off meanwhile.
+  const bool cache = at::autocast::is_autocast_cache_enabled();
+  at::autocast::set_autocast_cache_enabled(false);
+  {
+    const c10::cuda::CUDAStreamGuard on_stream(stream);
+    stream.synchronize();
+    graph_->graph.capture_begin();
+    at::Tensor value;
+    {
+      Bf16Autocast autocast(bf16);
+      value = diffusion_loss(model, audio_, mel_, t_, noise_, noise_level, loss);
+    }
+    value.backward();
+    std::vector<at::Tensor> grads;
+    for (const auto& p : params) grads.push_back(p.grad());
+    // clip_grad_norm's arithmetic, then the finite check on the device instead of the host.
+    const auto norm = at::linalg_vector_norm(at::stack(at::_foreach_norm(grads, 2)), 2);
+    at::_foreach_mul_(grads, (max_grad_norm / (norm + 1e-6)).clamp_max(1.0));
+    const auto found_inf = at::logical_not(at::isfinite(norm)).to(at::kFloat);
+    at::_fused_adam_(params, grads, adam.exp_avg(), adam.exp_avg_sq(), {}, steps, lr_, o.beta1, o.beta2,
+                     o.weight_decay, o.eps, /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/std::nullopt,
+                     found_inf);
+    // ema += rate * (param - ema), with rate 0 on a skipped step (the weights are finite then).
+    std::vector<at::Tensor> detached;
+    for (const auto& p : params) detached.push_back(p.detach());
+    auto delta = at::_foreach_sub(detached, ema_weights);
+    at::_foreach_mul_(delta, (1.0 - found_inf) * ema_rate);
+    at::_foreach_add_(ema_weights, delta);
+    result_ = at::stack({value.detach().to(at::kDouble), norm.to(at::kDouble)});
+    graph_->graph.capture_end();
+  }
+  at::autocast::set_autocast_cache_enabled(cache);
+}
+
+at::Tensor GraphedStep::run(const TrainingBatch& batch, double lr) {
+  audio_.copy_(batch.audio, /*non_blocking=*/true);
+  if (mel_.defined()) mel_.copy_(batch.mel, true);
+  t_.copy_(batch.t, true);
+  noise_.copy_(batch.noise, true);
+  lr_.fill_(lr);
+  step_.fill_(static_cast<double>(adam_.steps() + 1));
+  graph_->graph.replay();
+  return result_;
+}
+#else
+struct GraphedStep::Graph {};
+
+GraphedStep::GraphedStep(DiffWave&, const std::vector<at::Tensor>&, Adam& adam, Ema&, double, LossKind,
+                         const at::Tensor&, bool, const TrainingBatch&)
+    : adam_(adam) {
+  throw Error("train.cuda_graphs: this build has no CUDA");
+}
+
+at::Tensor GraphedStep::run(const TrainingBatch&, double) { return result_; }
+#endif
+
+GraphedStep::~GraphedStep() = default;
+
+}  // namespace diffwave
