@@ -217,8 +217,9 @@ TEST(Gpu, GraphedTrainingStepFollowsTheEagerStep) {
         else worst_moment = std::max(worst_moment, test::relative_error(b[k], a[k]));
         if (poisoned) unchanged = std::max(unchanged, (b[k] - before[k]).abs().max().item<double>());
       }
-      // An update moves a weight by about lr: its rounding differences stay far below that.
-      EXPECT_LT(worst_update, 1e-3 * lr);
+      // An update moves a weight by about lr; the two Adams may round a weight to neighbouring
+      // floats (2.4e-7 apart at |w| < 4), far below a missed, doubled or mis-scaled update.
+      EXPECT_LT(worst_update, 1e-2 * lr);
       EXPECT_LT(worst_moment, 1e-5);
       if (poisoned) EXPECT_EQ(unchanged, 0.0) << "a non-finite step must leave the state alone";
     }
