@@ -23,7 +23,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "build", "bin")
+BIN = os.environ.get("DIFFWAVE_BIN", os.path.join(ROOT, "build", "bin"))  # bench/gpu_kit.sh points it elsewhere
 THREADS = os.cpu_count()
 # --tuned-lmnt: the glibc settings diffwave-train/-sample apply to themselves (src/common/host_memory.cpp),
 # given to lmnt's processes too, to show how much of the ratio is the allocator.
