@@ -76,7 +76,7 @@ struct TrainConfig {
   double max_time = 0.0;           // wall-clock seconds before a checkpoint and requeue exit (0: none)
   std::string device = "auto";     // auto, cuda or cpu
   int profile_steps = 0;           // profile this many steps after 10 warm-up steps (0: off)
-  bool cuda_graphs = false;        // replay each step as one CUDA graph (GPU, one rank, no accumulation)
+  bool cuda_graphs = false;        // replay each step as CUDA graphs (GPU, no gradient accumulation)
 };
 
 // diffwave-prep: how a corpus becomes shards.

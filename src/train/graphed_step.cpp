@@ -16,7 +16,7 @@ namespace diffwave {
 
 #ifdef DIFFWAVE_HAVE_CUDA
 struct GraphedStep::Graph {
-  at::cuda::CUDAGraph graph;
+  at::cuda::CUDAGraph backward, update;
 };
 
 namespace {
@@ -29,8 +29,8 @@ at::Tensor on_device(const at::Tensor& x, const at::Device& device) {
 
 GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params, Adam& adam, Ema& ema,
                          double max_grad_norm, LossKind loss, const at::Tensor& noise_level, bool bf16,
-                         const TrainingBatch& example)
-    : graph_(std::make_unique<Graph>()), adam_(adam) {
+                         const TrainingBatch& example, std::function<void()> between)
+    : graph_(std::make_unique<Graph>()), adam_(adam), between_(std::move(between)) {
   const auto device = params.front().device();
   if (!device.is_cuda()) throw Error("train.cuda_graphs needs the model on a GPU");
   audio_ = on_device(example.audio, device);
@@ -58,13 +58,16 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
   {
     const c10::cuda::CUDAStreamGuard on_stream(stream);
     stream.synchronize();
-    graph_->graph.capture_begin();
+    graph_->backward.capture_begin();
     at::Tensor value;
     {
       Bf16Autocast autocast(bf16);
       value = diffusion_loss(model, audio_, mel_, t_, noise_, noise_level, loss);
     }
     value.backward();
+    const auto loss_value = value.detach().to(at::kDouble);
+    graph_->backward.capture_end();
+    graph_->update.capture_begin();
     std::vector<at::Tensor> grads;
     for (const auto& p : params) grads.push_back(p.grad());
     // clip_grad_norm's arithmetic, then the finite check on the device instead of the host.
@@ -80,8 +83,8 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
     auto delta = at::_foreach_sub(detached, ema_weights);
     at::_foreach_mul_(delta, (1.0 - found_inf) * ema_rate);
     at::_foreach_add_(ema_weights, delta);
-    result_ = at::stack({value.detach().to(at::kDouble), norm.to(at::kDouble)});
-    graph_->graph.capture_end();
+    result_ = at::stack({loss_value, norm.to(at::kDouble)});
+    graph_->update.capture_end();
   }
   at::autocast::set_autocast_cache_enabled(cache);
 }
@@ -93,14 +96,16 @@ at::Tensor GraphedStep::run(const TrainingBatch& batch, double lr) {
   noise_.copy_(batch.noise, true);
   lr_.fill_(lr);
   step_.fill_(static_cast<double>(adam_.steps() + 1));
-  graph_->graph.replay();
+  graph_->backward.replay();
+  if (between_) between_();
+  graph_->update.replay();
   return result_;
 }
 #else
 struct GraphedStep::Graph {};
 
 GraphedStep::GraphedStep(DiffWave&, const std::vector<at::Tensor>&, Adam& adam, Ema&, double, LossKind,
-                         const at::Tensor&, bool, const TrainingBatch&)
+                         const at::Tensor&, bool, const TrainingBatch&, std::function<void()>)
     : adam_(adam) {
   throw Error("train.cuda_graphs: this build has no CUDA");
 }

@@ -3,10 +3,13 @@
 // same shapes, so thousands of kernel launches per step become one graph launch and the GPU no
 // longer waits on the host. Adam runs as PyTorch's fused kernel (torch.optim.Adam(fused=True)
 // arithmetic: equal to the eager update up to float rounding), which, like the EMA, leaves the
-// weights alone on the device when the gradient norm is not finite.
+// weights alone on the device when the gradient norm is not finite. Two graphs: forward and
+// backward, then clipping and the update; between them runs `between` (the gradient all-reduce
+// of a multi-rank job, eager and not overlapped with backward).
 #pragma once
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -24,7 +27,8 @@ class GraphedStep {
   // lazy initialisation must not happen during capture. Throws on a CPU model or a build
   // without CUDA.
   GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params, Adam& adam, Ema& ema, double max_grad_norm,
-              LossKind loss, const at::Tensor& noise_level, bool bf16, const TrainingBatch& example);
+              LossKind loss, const at::Tensor& noise_level, bool bf16, const TrainingBatch& example,
+              std::function<void()> between = {});
   ~GraphedStep();
   GraphedStep(const GraphedStep&) = delete;
   GraphedStep& operator=(const GraphedStep&) = delete;
@@ -38,6 +42,7 @@ class GraphedStep {
   struct Graph;
   std::unique_ptr<Graph> graph_;
   Adam& adam_;
+  std::function<void()> between_;
   at::Tensor audio_, mel_, t_, noise_;  // captured inputs
   at::Tensor lr_, step_;                // captured scalars (float32, on the device)
   at::Tensor result_;                   // captured output: [loss, norm]

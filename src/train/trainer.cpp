@@ -81,10 +81,6 @@ class Trainer {
     if (t.cuda_graphs && !device_.is_cuda())
       throw ConfigError(fmt::format("train.cuda_graphs ({}) needs a GPU, but rank {} trains on {}",
                                     config_.origin_of("train.cuda_graphs"), rank_, device_.str()));
-    if (t.cuda_graphs && world_ > 1)
-      throw ConfigError(fmt::format("train.cuda_graphs ({}) runs one rank for now (the gradient all-reduce is not "
-                                    "captured), but this job has {}",
-                                    config_.origin_of("train.cuda_graphs"), world_));
 
     train_data_ = std::make_unique<Dataset>(data_dir, config_, false);
     valid_data_ = std::make_unique<Dataset>(data_dir, config_, true);
@@ -248,8 +244,17 @@ class Trainer {
     model_->zero_grad(/*set_to_none=*/true);
     // A few eager steps first (cuDNN's algorithm search, lazy initialisation), then capture.
     if (t.cuda_graphs && ++eager_steps_ >= kEagerStepsBeforeCapture) {
+      // With several ranks the all-reduce runs between the two graphs: every bucket at once,
+      // after backward (the hooks that overlap it with backward do not run in a replay).
+      std::function<void()> reduce;
+      if (reducer_)
+        reduce = [this] {
+          reducer_->prepare(true);
+          reducer_->finish();
+          comm_wait_ += reducer_->last_wait_seconds();
+        };
       graphed_ = std::make_unique<GraphedStep>(model_, params_, *optimizer_, *ema_, t.max_grad_norm, loss_kind_,
-                                               noise_level_, bf16, batch);
+                                               noise_level_, bf16, batch, std::move(reduce));
       if (rank_ == 0) std::cerr << fmt::format("diffwave-train: step {}: training step captured as a CUDA graph\n", step_ + 1);
     }
     return loss_value;

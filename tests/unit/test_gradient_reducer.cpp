@@ -124,3 +124,26 @@ TEST(GradientReducer, TwoStepsInARowReuseTheBuckets) {
   }
   EXPECT_EQ(comm.sizes.size(), 2 * reducer.buckets().size());
 }
+
+// train.cuda_graphs with several ranks: backward runs as a graph replay (no hooks fire), then
+// prepare(true) + finish() must average every gradient in place, in the tensors .grad() holds.
+TEST(GradientReducer, ReducesGradientsThatNoHookSaw) {
+  auto m = small_model();
+  HalvingComm comm;
+  GradientReducer reducer(m->parameters(), comm, 8 * 1024);
+  reducer.prepare(false);  // as during capture: hooks see the backward but do nothing
+  loss_of(m, 5).backward();
+  reducer.finish();
+  auto local = grads(m);
+  std::vector<void*> storage;
+  for (auto& p : m->parameters()) storage.push_back(p.grad().data_ptr());
+  reducer.prepare(true);
+  reducer.finish();
+  EXPECT_EQ(comm.sizes.size(), reducer.buckets().size());
+  auto reduced = grads(m);
+  auto params = m->parameters();
+  for (size_t i = 0; i < local.size(); ++i) {
+    EXPECT_TRUE(torch::equal(reduced[i], 0.5 * local[i])) << i;
+    EXPECT_EQ(params[i].grad().data_ptr(), storage[i]) << "gradient " << i << " must be averaged in place";
+  }
+}
