@@ -39,8 +39,12 @@ int main(int argc, char** argv) {
   app.add_flag("--ema", ema, "use the EMA weights");
   app.add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str()->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_flag("--cuda-graphs", o.cuda_graphs,
-               "on a GPU, capture each window's forward pass once and replay it at every step (experimental: not yet "
-               "run on real hardware)");
+               "on a GPU, capture each window's forward pass once and replay it at every step (passes its gpu test; "
+               "slower than without when every input has a length of its own, as each shape is captured anew)");
+  app.add_option("--streams", o.streams,
+                 "batches sampled at once, each on its own thread (and CUDA stream on a GPU) so that small batches "
+                 "overlap; the audio does not change")
+      ->capture_default_str()->check(CLI::PositiveNumber);
   app.add_option("--precision", o.precision, "fp32, or bf16 autocast on a GPU")->capture_default_str()
       ->check(CLI::IsMember({"fp32", "bf16"}));
   app.add_option("--chunk-seconds", o.chunk_seconds,

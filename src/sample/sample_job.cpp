@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <sstream>
 
 #include "audio/audio_io.h"
@@ -17,6 +18,7 @@
 #include "sample/batches.h"
 #include "sample/checkpoint_model.h"
 #include "sample/chunked_sampler.h"
+#include "sample/concurrent_batches.h"
 #include "sample/copy_metrics.h"
 #include "sample/sample_inputs.h"
 
@@ -95,6 +97,7 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
   if (o.precision != "fp32" && o.precision != "bf16")
     throw ConfigError(fmt::format("--precision '{}': expected fp32 or bf16", o.precision));
   if (o.chunk_seconds < 0) throw ConfigError(fmt::format("--chunk-seconds {} must not be negative", o.chunk_seconds));
+  if (o.streams < 1) throw ConfigError(fmt::format("--streams {} must be at least 1", o.streams));
 
   const auto [local_rank, local_size] = group.local_rank_and_size();
   const auto device = select_device(o.device, local_rank, local_size, group.rank());
@@ -141,12 +144,18 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
   double audio_seconds = 0;
   int64_t files = 0;
   std::ostringstream metrics;
-  for (const auto& batch : mine) {
+  std::mutex mutex;  // the inputs (HDF5 is not thread-safe), the metrics and the counters
+  for_each_concurrently(mine.size(), o.streams, device, [&](size_t b) {
+    const auto& batch = mine[b];
     std::vector<std::string> ids;
-    std::vector<at::Tensor> mels;
-    for (size_t i : batch) {
-      ids.push_back(items[i].id);
-      if (conditional) mels.push_back(inputs.mel(i));
+    std::vector<at::Tensor> mels, references;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (size_t i : batch) {
+        ids.push_back(items[i].id);
+        if (conditional) mels.push_back(inputs.mel(i));
+        references.push_back(inputs.reference(i));
+      }
     }
     const int64_t units = items[batch.front()].length;
     auto windows = plan_windows(units, chunk, overlap);
@@ -158,19 +167,21 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
                            .cpu();
     for (size_t r = 0; r < batch.size(); ++r) {
       auto row = audio[static_cast<int64_t>(r)];
-      const auto reference = inputs.reference(batch[r]);
-      if (reference.defined()) {  // copy synthesis: as long as the original
-        row = row.slice(0, 0, std::min(row.size(0), reference.size(0)));
-        metrics << metrics_row(ids[r], copy_metrics(reference, row, mel_of)) << "\n";
+      std::string metric;
+      if (references[r].defined()) {  // copy synthesis: as long as the original
+        row = row.slice(0, 0, std::min(row.size(0), references[r].size(0)));
+        metric = metrics_row(ids[r], copy_metrics(references[r], row, mel_of)) + "\n";
       }
       row = row.contiguous();
       const auto path = fs::path(o.output) / (ids[r] + ".wav");
       fs::create_directories(path.parent_path());
       write_wav(path.string(), row.data_ptr<float>(), static_cast<size_t>(row.numel()), sample_rate);
+      std::lock_guard<std::mutex> lock(mutex);
+      metrics << metric;
       audio_seconds += double(row.numel()) / sample_rate;
       ++files;
     }
-  }
+  });
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
 
   const auto stats = group.gather(fmt::format("{} {} {:.17g} {:.17g}", group.rank(), files, audio_seconds, wall));

@@ -23,7 +23,8 @@ struct SampleJobOptions {
   double chunk_seconds = 10.0;     // window core length; 0: no chunking
   int64_t overlap = -1;            // frames (samples when unconditional) each side; < 0: default_overlap
   int threads = 0;                 // CPU intra-op threads per rank; 0: the node's cores over its ranks
-  bool cuda_graphs = false;        // replay each window's forward as a CUDA graph (not yet run on a GPU)
+  bool cuda_graphs = false;        // replay each window's forward as a CUDA graph
+  int streams = 1;                 // batches in flight at once (threads; a CUDA stream each on a GPU)
 };
 
 // fast: the config's inference_noise_schedule, aligned to the training steps; full: the training

@@ -101,6 +101,28 @@ TEST_F(SampleMpi, OneAndTwoRanksWriteIdenticalFilesAndBatchingChangesNothing) {
     EXPECT_NE(run_command("cmp -s " + out_ / ("np1/" + name) + " " + out_ / ("seed10/" + name)).status, 0) << name;
 }
 
+TEST_F(SampleMpi, ConcurrentBatchesWriteTheSameBytes) {
+  // Three batches in flight at once against one at a time: every file byte for byte.
+  const std::string args = " --checkpoint " + run_dir() + " --mel " + prep_dir() + " --chunk-seconds 0.3 --seed 4 --batch 2";
+  auto serial = sample(1, args + " --output " + out_ / "streams1");
+  ASSERT_EQ(serial.status, 0) << serial.output;
+  auto concurrent = sample(1, args + " --streams 3 --output " + out_ / "streams3");
+  ASSERT_EQ(concurrent.status, 0) << concurrent.output;
+  const auto names = wav_names(out_ / "streams1");
+  ASSERT_EQ(names.size(), 8u);
+  EXPECT_EQ(names, wav_names(out_ / "streams3"));
+  for (const auto& name : names)
+    EXPECT_EQ(run_command("cmp " + out_ / ("streams1/" + name) + " " + out_ / ("streams3/" + name)).status, 0) << name;
+  // Copy synthesis: the metrics rows too.
+  const std::string copy = " --checkpoint " + run_dir() + " --wav " + wav_dir() + " --chunk-seconds 0.3";
+  ASSERT_EQ(sample(1, copy + " --output " + out_ / "copy1").status, 0);
+  ASSERT_EQ(sample(1, copy + " --streams 3 --output " + out_ / "copy3").status, 0);
+  EXPECT_EQ(run_command("cmp " + out_ / "copy1/metrics.tsv " + out_ / "copy3/metrics.tsv").status, 0);
+  auto bad = sample(1, args + " --streams 0 --output " + out_ / "streams0");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("--streams"), std::string::npos) << bad.output;
+}
+
 TEST_F(SampleMpi, CopySynthesisWritesMetrics) {
   auto r = sample(2, " --checkpoint " + run_dir() + " --wav " + wav_dir() + " --output " + out_ / "copy");
   ASSERT_EQ(r.status, 0) << r.output;
