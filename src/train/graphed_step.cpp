@@ -42,7 +42,7 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
   step_ = at::ones({}, scalar);
   // The gradients the graph writes into are allocated inside it (from its private pool), as
   // PyTorch's whole-network capture recipe does: none may exist when capture starts. (DiffWave
-// uses every parameter in every step, so backward gives each one a gradient.)
+  // uses every parameter in every step, so backward gives each one a gradient.)
   for (const auto& p : params) p.mutable_grad() = at::Tensor();
 
   const auto& o = adam.options();
@@ -70,9 +70,8 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
     graph_->update.capture_begin();
     std::vector<at::Tensor> grads;
     for (const auto& p : params) grads.push_back(p.grad());
-    // clip_grad_norm's arithmetic, then the finite check on the device instead of the host.
-    const auto norm = at::linalg_vector_norm(at::stack(at::_foreach_norm(grads, 2)), 2);
-    at::_foreach_mul_(grads, (max_grad_norm / (norm + 1e-6)).clamp_max(1.0));
+    // The eager clipping (it reads nothing back), then the finite check on the device.
+    const auto norm = clip_grad_norm(params, max_grad_norm);
     const auto found_inf = at::logical_not(at::isfinite(norm)).to(at::kFloat);
     at::_fused_adam_(params, grads, adam.exp_avg(), adam.exp_avg_sq(), {}, steps, lr_, o.beta1, o.beta2,
                      o.weight_decay, o.eps, /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/std::nullopt,

@@ -17,15 +17,6 @@ Adam::Adam(std::vector<at::Tensor> params, AdamOptions options) : params_(std::m
   }
 }
 
-namespace {
-
-// The parameters that have a gradient, with their gradients (and Adam states, when given).
-struct WithGrad {
-  std::vector<at::Tensor> params, grads, exp_avg, exp_avg_sq;
-};
-
-}  // namespace
-
 void Adam::step() {
   c10::NoGradGuard no_grad;
   ++step_;
@@ -33,26 +24,27 @@ void Adam::step() {
   const double bias1 = 1.0 - std::pow(b1, static_cast<double>(step_));
   const double bias2_sqrt = std::sqrt(1.0 - std::pow(b2, static_cast<double>(step_)));
   const double step_size = options_.lr / bias1;
-  WithGrad w;
+  // The parameters that have a gradient, with their gradients and states.
+  std::vector<at::Tensor> params, grads, exp_avg, exp_avg_sq;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].grad().defined()) continue;
-    w.params.push_back(params_[i]);
-    w.grads.push_back(params_[i].grad());
-    w.exp_avg.push_back(exp_avg_[i]);
-    w.exp_avg_sq.push_back(exp_avg_sq_[i]);
+    params.push_back(params_[i]);
+    grads.push_back(params_[i].grad());
+    exp_avg.push_back(exp_avg_[i]);
+    exp_avg_sq.push_back(exp_avg_sq_[i]);
   }
-  if (w.params.empty()) return;
-  if (options_.weight_decay != 0) w.grads = at::_foreach_add(w.grads, w.params, options_.weight_decay);
+  if (params.empty()) return;
+  if (options_.weight_decay != 0) grads = at::_foreach_add(grads, params, options_.weight_decay);
   // torch.optim.Adam's arithmetic, operation for operation; the multi-tensor (_foreach) forms
   // launch a few kernels for all parameters on a GPU instead of five per parameter, and on a
   // CPU run the same per-tensor operations as the single-tensor path.
-  at::_foreach_lerp_(w.exp_avg, w.grads, 1.0 - b1);
-  at::_foreach_mul_(w.exp_avg_sq, b2);
-  at::_foreach_addcmul_(w.exp_avg_sq, w.grads, w.grads, 1.0 - b2);
-  auto denom = at::_foreach_sqrt(w.exp_avg_sq);
+  at::_foreach_lerp_(exp_avg, grads, 1.0 - b1);
+  at::_foreach_mul_(exp_avg_sq, b2);
+  at::_foreach_addcmul_(exp_avg_sq, grads, grads, 1.0 - b2);
+  auto denom = at::_foreach_sqrt(exp_avg_sq);
   at::_foreach_div_(denom, bias2_sqrt);
   at::_foreach_add_(denom, options_.eps);
-  at::_foreach_addcdiv_(w.params, w.exp_avg, denom, -step_size);
+  at::_foreach_addcdiv_(params, exp_avg, denom, -step_size);
 }
 
 at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {

@@ -29,21 +29,22 @@ struct Total {
   int64_t calls = 0;
 };
 
-void print_top(const std::map<std::string, Total>& totals, const char* what, double wall, int64_t steps) {
+// `what`: "device" or "host"; `unit`: what its events are.
+void print_top(const std::map<std::string, Total>& totals, const char* what, const char* unit, double wall,
+               int64_t steps) {
   std::vector<std::pair<std::string, Total>> rows(totals.begin(), totals.end());
   std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.seconds > b.second.seconds; });
-  double sum = 0;
-  for (const auto& r : rows) sum += r.second.seconds;
+  Total sum;
+  for (const auto& r : rows) {
+    sum.seconds += r.second.seconds;
+    sum.calls += r.second.calls;
+  }
   std::cerr << fmt::format("profile: {} time {:.2f} ms per step ({:.0f}% of the wall time), {} {} per step\n", what,
-                           1e3 * sum / steps, 100 * sum / wall, [&] {
-                             int64_t calls = 0;
-                             for (const auto& r : rows) calls += r.second.calls;
-                             return calls / steps;
-                           }(), what == std::string("device") ? "kernels/copies" : "operators");
+                           1e3 * sum.seconds / steps, 100 * sum.seconds / wall, sum.calls / steps, unit);
   for (size_t i = 0; i < std::min<size_t>(rows.size(), 15); ++i) {
     const auto& [name, t] = rows[i];
     std::cerr << fmt::format("profile:   {:6.2f} ms/step {:5.1f}% {:6} calls/step  {}\n", 1e3 * t.seconds / steps,
-                             100 * t.seconds / std::max(sum, 1e-12), t.calls / steps, name.substr(0, 110));
+                             100 * t.seconds / std::max(sum.seconds, 1e-12), t.calls / steps, name.substr(0, 110));
   }
 }
 
@@ -84,8 +85,8 @@ void StepProfiler::after_step(int64_t step) {
   }
   std::cerr << fmt::format("profile: steps {}-{}, {:.2f} ms per step wall; trace in {}\n", first_ + 1, first_ + steps_,
                            1e3 * wall / steps_, path);
-  if (!device.empty()) print_top(device, "device", wall, steps_);
-  print_top(host, "host", wall, steps_);
+  if (!device.empty()) print_top(device, "device", "kernels/copies", wall, steps_);
+  print_top(host, "host", "operators", wall, steps_);
 }
 
 }  // namespace diffwave
