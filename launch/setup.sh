@@ -18,8 +18,50 @@ DIFFWAVE_BUILD_DIR=${DIFFWAVE_BUILD_DIR:-$DIFFWAVE_ROOT/build}
 diffwave_log() { printf '[diffwave setup] %s\n' "$*" >&2; }
 diffwave_die() { printf '[diffwave setup] error: %s\n' "$*" >&2; exit 1; }
 
-# Debian packages, each with a probe that says the need is already met another way
-# (a cluster module on PATH, a user's own install). "probe:package".
+# Probes: each asks whether the build will find a thing where the find call that needs it looks,
+# never whether some header or variable happens to exist (a header directory without the
+# package's CMake config, or a stray variable, once kept yaml-cpp from ever being installed).
+# DIFFWAVE_PROBE_PREFIXES replaces the system prefixes (/usr/local /usr /) for the probe tests.
+
+# The prefixes find_package() searches: <Name>_ROOT, CMAKE_PREFIX_PATH, the parent of each
+# .../bin on PATH (how cluster modules are found), then the system prefixes.
+diffwave_cmake_prefixes() {
+  local name=$1 entry
+  printenv "${name}_ROOT" || true
+  echo "${CMAKE_PREFIX_PATH:-}" | tr ':;' '\n\n'
+  echo "${PATH:-}" | tr ':' '\n' | while read -r entry; do
+    case $entry in */bin | */sbin) echo "${entry%/*}" ;; esac
+  done
+  echo "${DIFFWAVE_PROBE_PREFIXES:-/usr/local /usr /}" | tr ' ' '\n'
+}
+
+# True when find_package(NAME CONFIG) will find NAMEConfig.cmake or name-config.cmake: in the
+# folder <NAME>_DIR names (environment), else in CMake's search layout under each prefix.
+diffwave_has_cmake_package() (
+  local name=$1 lower prefix dir
+  lower=$(echo "$1" | tr '[:upper:]' '[:lower:]')
+  has_config() { [ -f "$1/${name}Config.cmake" ] || [ -f "$1/${lower}-config.cmake" ]; }
+  dir=$(printenv "${name}_DIR") && { has_config "$dir"; return; }
+  shopt -s nullglob nocaseglob
+  while read -r prefix; do
+    [ -n "$prefix" ] && [ -d "$prefix" ] || continue
+    prefix=${prefix%/}
+    for dir in "$prefix" "$prefix"/cmake "$prefix/$name"* "$prefix/$name"*/cmake \
+      "$prefix"/lib*/cmake/"$name"* "$prefix"/lib/*/cmake/"$name"* "$prefix"/share/cmake/"$name"* \
+      "$prefix"/lib*/"$name"* "$prefix"/lib/*/"$name"* "$prefix"/share/"$name"* \
+      "$prefix"/lib*/"$name"*/cmake "$prefix"/lib/*/"$name"*/cmake "$prefix"/share/"$name"*/cmake; do
+      has_config "$dir" && return 0
+    done
+  done < <(diffwave_cmake_prefixes "$name")
+  return 1
+)
+
+# True when pkg-config knows MODULE (the .pc file its -dev package installs), or, for the
+# modules CMake finds through a Find module, when the root variable names a prefix with HEADER.
+diffwave_has_pkgconfig() { command -v pkg-config >/dev/null && pkg-config --exists "$1"; }
+diffwave_has_prefix_header() { local root; root=$(printenv "$1") && [ -f "$root/include/$2" ]; }
+
+# Debian packages, each with the probe that says the build will find it: "probe:package".
 diffwave_debian_needs() {
   local needs=(
     "command -v cmake:cmake"
@@ -28,25 +70,25 @@ diffwave_debian_needs() {
     "command -v pkg-config:pkg-config"
     "command -v ccache:ccache"
     "command -v git:git"
-    "command -v mpicxx && command -v mpirun:libopenmpi-dev openmpi-bin"
-    "command -v h5cc || test -n \"\${HDF5_ROOT:-}\${HDF5_DIR:-}\":libhdf5-dev"
-    "pkg-config --exists sndfile:libsndfile1-dev"
-    "pkg-config --exists soxr:libsoxr-dev"
-    "test -f /usr/include/png.h:libpng-dev"
-    "test -f /usr/include/zlib.h:zlib1g-dev"
-    "test -f /usr/include/openssl/evp.h || test -n \"\${OPENSSL_ROOT_DIR:-}\":libssl-dev"
-    "test -f /usr/include/fmt/format.h || test -n \"\${fmt_DIR:-}\":libfmt-dev"
-    "test -d /usr/include/yaml-cpp || test -n \"\${yaml-cpp_DIR:-}\":libyaml-cpp-dev"
-    "test -f /usr/include/CLI/CLI.hpp || test -n \"\${CLI11_DIR:-}\":libcli11-dev"
-    "test -f /usr/include/nlohmann/json.hpp:nlohmann-json3-dev"
-    "test -f /usr/include/gtest/gtest.h || test -n \"\${GTest_DIR:-}\":libgtest-dev"
+    "command -v mpicc && command -v mpirun:libopenmpi-dev openmpi-bin"
+    "command -v h5cc || command -v h5pcc || diffwave_has_prefix_header HDF5_ROOT hdf5.h || diffwave_has_cmake_package HDF5:libhdf5-dev"
+    "diffwave_has_pkgconfig sndfile:libsndfile1-dev"
+    "diffwave_has_pkgconfig soxr:libsoxr-dev"
+    "diffwave_has_pkgconfig libpng || diffwave_has_prefix_header PNG_ROOT png.h:libpng-dev"
+    "diffwave_has_pkgconfig zlib || diffwave_has_prefix_header ZLIB_ROOT zlib.h:zlib1g-dev"
+    "diffwave_has_pkgconfig libcrypto || diffwave_has_prefix_header OPENSSL_ROOT_DIR openssl/evp.h:libssl-dev"
+    "diffwave_has_cmake_package fmt:libfmt-dev"
+    "diffwave_has_cmake_package yaml-cpp:libyaml-cpp-dev"
+    "diffwave_has_cmake_package CLI11:libcli11-dev"
+    "diffwave_has_cmake_package nlohmann_json:nlohmann-json3-dev"
+    "diffwave_has_cmake_package GTest:libgtest-dev"
     "command -v python3:python3"
     "python3 -c 'import venv, ensurepip':python3-venv"
   )
   local missing=() entry probe
   for entry in "${needs[@]}"; do
     probe=${entry%:*}
-    bash -c "$probe" >/dev/null 2>&1 || missing+=(${entry##*:})
+    (eval "$probe") >/dev/null 2>&1 || missing+=(${entry##*:})
   done
   echo "${missing[@]:-}"
 }
@@ -70,6 +112,28 @@ diffwave_install_debian() {
     diffwave_die "apt-get install $missing failed"
 }
 
+# Installs pip requirements into the cache's virtualenv (created once, reused by later clones and
+# runs) unless the Python CHECK already passes there. One installer at a time per cache; a second
+# run waits, then finds it done.
+diffwave_venv_ensure() {  # CHECK WHAT PIP_ARGUMENT...
+  local check=$1 what=$2 venv=$DIFFWAVE_CACHE/venv
+  shift 2
+  mkdir -p "$DIFFWAVE_CACHE"
+  (
+    flock 9
+    "$venv/bin/python" -c "$check" >/dev/null 2>&1 && exit 0
+    diffwave_log "$what: installing $* from PyPI into $venv (once; reused later)"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || diffwave_die "cannot create a virtualenv at $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$@" >&2 || diffwave_die "pip install $* failed"
+    "$venv/bin/python" -c "$check" || diffwave_die "$what: $* installed, but the check still fails: $check"
+  ) 9>"$DIFFWAVE_CACHE/.install.lock" || exit 1
+}
+
+# Python code that succeeds when every NAME==VERSION pin is installed.
+diffwave_pins_check() {
+  echo "import importlib.metadata as m, sys; sys.exit(any(m.version(n).split('+')[0] != v for n, v in (p.split('==') for p in '$*'.split())))"
+}
+
 # Prints a CMake prefix containing TorchConfig.cmake, installing LibTorch from PyPI if none is given.
 diffwave_torch_prefix() {
   local p
@@ -80,20 +144,21 @@ diffwave_torch_prefix() {
       return 0
     fi
   done
-  local venv=$DIFFWAVE_CACHE/venv
-  mkdir -p "$DIFFWAVE_CACHE"
-  (
-    # One installer at a time per cache; a second run waits, then finds it done.
-    flock 9
-    local want=${DIFFWAVE_TORCH_SPEC#torch==}
-    if ! "$venv/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$want')" 2>/dev/null; then
-      diffwave_log "LibTorch: installing $DIFFWAVE_TORCH_SPEC from PyPI into $venv (once; reused later)"
-      python3 -m venv "$venv" || diffwave_die "cannot create a virtualenv at $venv"
-      "$venv/bin/pip" install -q --disable-pip-version-check "$DIFFWAVE_TORCH_SPEC" >&2 ||
-        diffwave_die "pip install $DIFFWAVE_TORCH_SPEC failed"
-    fi
-  ) 9>"$DIFFWAVE_CACHE/.install.lock" || exit 1
-  "$venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)'
+  diffwave_venv_ensure "$(diffwave_pins_check "$DIFFWAVE_TORCH_SPEC")" LibTorch "$DIFFWAVE_TORCH_SPEC"
+  "$DIFFWAVE_CACHE/venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)'
+}
+
+# The Python packages the reference tests run (tests/reference/; never the product): h5py reads
+# shards, tensorboard the event files, safetensors and numpy checkpoints, and lmnt-com/diffwave
+# 0.1.7 runs an export (without its dependencies, as the fixture script installs it). They go into
+# the LibTorch virtualenv, since lmnt's code needs torch. Exports DIFFWAVE_REFERENCE_PYTHON.
+DIFFWAVE_REFERENCE_PACKAGES="h5py==3.16.0 tensorboard==2.21.0 safetensors==0.8.0 numpy==2.4.6"
+DIFFWAVE_REFERENCE_NODEPS="diffwave==0.1.7"
+diffwave_reference_python() {
+  diffwave_venv_ensure "$(diffwave_pins_check "$DIFFWAVE_TORCH_SPEC")" LibTorch "$DIFFWAVE_TORCH_SPEC"
+  diffwave_venv_ensure "$(diffwave_pins_check $DIFFWAVE_REFERENCE_PACKAGES)" "reference packages" $DIFFWAVE_REFERENCE_PACKAGES
+  diffwave_venv_ensure "$(diffwave_pins_check $DIFFWAVE_REFERENCE_NODEPS)" "lmnt's diffwave" --no-deps $DIFFWAVE_REFERENCE_NODEPS
+  export DIFFWAVE_REFERENCE_PYTHON=$DIFFWAVE_CACHE/venv/bin/python
 }
 
 diffwave_setup() {

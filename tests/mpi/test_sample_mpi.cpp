@@ -167,10 +167,8 @@ TEST(SampleUnconditional, WritesKFilesOfAudioLen) {
 }
 
 TEST_F(SampleMpi, LmntRunsTheExportedModel) {
-  const std::string python = std::string(std::getenv("HOME") ? std::getenv("HOME") : "") +
-                             "/.cache/diffwave-cpp/venv/bin/python";
-  if (run_command(python + " -c 'import diffwave.model'").status != 0)
-    GTEST_SKIP() << "the diffwave Python package (lmnt-com/diffwave 0.1.7) is not installed in " << python;
+  if (const auto why = reference_python_lacks("diffwave.model"); !why.empty()) GTEST_SKIP() << why;
+  const std::string python = reference_python();
   auto r = run_command(bin_path("diffwave-export") + " --checkpoint " + run_dir() + " --output " + out_ / "m.pt");
   ASSERT_EQ(r.status, 0) << r.output;
   torch::manual_seed(5);

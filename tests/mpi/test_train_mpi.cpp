@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "common/error.h"
+#include "data/checksum.h"
 #include "support/prep_corpus.h"
 #include "train/checkpoint.h"
 #include "train/signals.h"
@@ -167,10 +170,8 @@ TEST_F(TrainMpi, KilledRankEndsTheJobAndARerunResumes) {
 }
 
 TEST_F(TrainMpi, TensorBoardReadsTheEventFiles) {
-  const std::string python = std::string(std::getenv("HOME") ? std::getenv("HOME") : "") +
-                             "/.cache/diffwave-cpp/venv/bin/python";
-  if (run_command(python + " -c 'import tensorboard'").status != 0)
-    GTEST_SKIP() << "the tensorboard Python package is not installed in " << python;
+  if (const auto why = reference_python_lacks("tensorboard"); !why.empty()) GTEST_SKIP() << why;
+  const std::string python = reference_python();
   const auto run = runs_ / "tb";
   auto r = train(2, run, 4, "--set train.validation_interval=2 --set train.audio_interval=4");
   ASSERT_EQ(r.status, 0) << r.output;
@@ -179,6 +180,38 @@ TEST_F(TrainMpi, TensorBoardReadsTheEventFiles) {
   for (const char* tag : {"train/loss", "train/grad_norm", "train/learning_rate", "train/audio_samples_per_second",
                           "train/data_wait_seconds", "validation/loss", "validation/sample", "validation/spectrogram"})
     EXPECT_NE(events.output.find(tag), std::string::npos) << tag << "\n" << events.output;
+}
+
+// The README says Python's safetensors (or plain numpy) reads a checkpoint: every tensor, with
+// its dtype, shape and exact bytes, and the metadata.
+TEST_F(TrainMpi, SafetensorsAndNumpyReadTheCheckpoint) {
+  if (const auto why = reference_python_lacks("safetensors, numpy"); !why.empty()) GTEST_SKIP() << why;
+  const auto run = runs_ / "st";
+  auto r = train(1, run, 3);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto path = CheckpointStore::resolve(run);
+  ASSERT_TRUE(path);
+  r = run_command("{ '" + reference_python() + "' '" + source_path("tests/reference/check_checkpoint.py") + "' '" +
+                  *path + "' 2>'" + run + ".stderr'; }");
+  ASSERT_EQ(r.status, 0) << r.output << run_command("cat '" + run + ".stderr'").output;
+  const auto theirs = nlohmann::json::parse(r.output);
+  const auto ours = read_checkpoint(*path);
+  const std::map<c10::ScalarType, std::string> names = {
+      {torch::kFloat64, "F64"}, {torch::kFloat32, "F32"}, {torch::kBFloat16, "BF16"}, {torch::kInt64, "I64"},
+      {torch::kInt32, "I32"}, {torch::kUInt8, "U8"}, {torch::kBool, "BOOL"}};
+  ASSERT_EQ(theirs["tensors"].size(), ours.tensors.size());
+  for (const auto& [name, t] : ours.tensors) {
+    ASSERT_TRUE(theirs["tensors"].contains(name)) << name;
+    const auto& entry = theirs["tensors"][name];
+    EXPECT_EQ(entry["dtype"].get<std::string>(), names.at(t.scalar_type())) << name;
+    EXPECT_EQ(entry["shape"].get<std::vector<int64_t>>(), t.sizes().vec()) << name;
+    const auto c = t.contiguous();
+    EXPECT_EQ(entry["sha256"].get<std::string>(),
+              Sha256().update(c.data_ptr(), c.numel() * c.element_size()).hex_digest()) << name;
+  }
+  EXPECT_GT(ours.tensors.size(), 40u);  // model, EMA, optimizer state, RNG
+  for (const auto& [key, value] : ours.metadata) EXPECT_EQ(theirs["metadata"][key].get<std::string>(), value) << key;
+  EXPECT_EQ(theirs["metadata"]["step"].get<std::string>(), "3");
 }
 
 TEST_F(TrainMpi, GradientAccumulationFollowsTheSameTrajectory) {

@@ -1,6 +1,7 @@
 #include "support/fixtures.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 #include <sys/wait.h>
 
@@ -8,6 +9,23 @@ namespace diffwave::test {
 
 std::string source_path(const std::string& relative) { return std::string(DIFFWAVE_SOURCE_DIR) + "/" + relative; }
 std::string bin_path(const std::string& program) { return std::string(DIFFWAVE_BIN_DIR) + "/" + program; }
+
+std::string reference_python() {
+  if (const char* python = std::getenv("DIFFWAVE_REFERENCE_PYTHON"); python && *python) return python;
+  // Same cache folder as launch/setup.sh.
+  std::string cache;
+  if (const char* c = std::getenv("DIFFWAVE_CACHE"); c && *c) cache = c;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) cache = std::string(x) + "/diffwave-cpp";
+  else if (const char* h = std::getenv("HOME")) cache = std::string(h) + "/.cache/diffwave-cpp";
+  return cache + "/venv/bin/python";
+}
+
+std::string reference_python_lacks(const std::string& modules) {
+  const auto python = reference_python();
+  const auto probe = run_command("'" + python + "' -c 'import " + modules + "'");
+  if (probe.status == 0) return "";
+  return python + " cannot import " + modules + " (./tests/run.sh installs the reference packages): " + probe.output;
+}
 
 torch::Tensor read_tensor(const H5File& file, const std::string& dataset) {
   std::vector<int64_t> shape;

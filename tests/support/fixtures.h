@@ -14,6 +14,14 @@ namespace diffwave::test {
 std::string source_path(const std::string& relative);  // relative to the repository root
 std::string bin_path(const std::string& program);       // build/bin/<program>
 
+// The Python that runs the tests/reference/ scripts: $DIFFWAVE_REFERENCE_PYTHON (tests/run.sh sets
+// it after installing the reference packages), else the set-up's virtualenv in the cache folder
+// launch/setup.sh uses.
+std::string reference_python();
+// Why the reference Python cannot run a check needing `modules` ("h5py, numpy"), or "" when it can.
+// Tests skip with this reason; tests/run.sh fails a run in which a non-gpu test skipped.
+std::string reference_python_lacks(const std::string& modules);
+
 torch::Tensor read_tensor(const H5File& file, const std::string& dataset);        // float32
 torch::Tensor read_long_tensor(const H5File& file, const std::string& dataset);   // int64
 

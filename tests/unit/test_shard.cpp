@@ -119,12 +119,8 @@ TEST(Shard, PrepMelMatchesTheRecipeAndTheLmntFixture) {
 }
 
 TEST(Shard, H5pyReadsTheDocumentedLayout) {
-  const char* home = std::getenv("HOME");
-  const std::string cache = std::getenv("DIFFWAVE_CACHE") ? std::getenv("DIFFWAVE_CACHE")
-                                                          : std::string(home ? home : "") + "/.cache/diffwave-cpp";
-  const std::string python = cache + "/venv/bin/python";
-  if (!fs::exists(python) || test::run_command(python + " -c 'import h5py, numpy'").status != 0)
-    GTEST_SKIP() << "no Python with h5py at " << python << " (launch/setup.sh creates the venv; pip install h5py)";
+  if (const auto why = test::reference_python_lacks("h5py, numpy"); !why.empty()) GTEST_SKIP() << why;
+  const std::string python = test::reference_python();
   TempDir dir;
   fs::create_directories(dir / "in");
   for (unsigned i = 0; i < 3; ++i) test::write_tone(dir / ("in/é" + std::to_string(i) + ".wav"), 1.0, i);

@@ -190,15 +190,6 @@ class TensorBoardTest : public ::testing::Test {
   fs::path dir_;
 };
 
-std::string venv_python() {
-  // Same cache folder as launch/setup.sh.
-  std::string cache;
-  if (const char* c = std::getenv("DIFFWAVE_CACHE")) cache = c;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME")) cache = std::string(x) + "/diffwave-cpp";
-  else if (const char* h = std::getenv("HOME")) cache = std::string(h) + "/.cache/diffwave-cpp";
-  return cache + "/venv/bin/python";
-}
-
 }  // namespace
 
 TEST(Crc32c, KnownVectors) {
@@ -345,10 +336,8 @@ TEST_F(TensorBoardTest, FlushedRecordsAreCompleteWhileOpen) {
 }
 
 TEST_F(TensorBoardTest, ReadByTensorBoardPackage) {
-  const std::string python = venv_python();
-  if (::access(python.c_str(), X_OK) != 0) GTEST_SKIP() << "no Python virtualenv at " << python;
-  const auto probe = run_command("'" + python + "' -c 'import tensorboard'");
-  if (probe.status != 0) GTEST_SKIP() << "tensorboard is not importable by " << python << ": " << probe.output;
+  if (const auto why = reference_python_lacks("tensorboard"); !why.empty()) GTEST_SKIP() << why;
+  const std::string python = reference_python();
 
   const Expected e = write_run(dir_.string());
   // stderr apart (the braces keep run_command's 2>&1 off it): tensorboard logs notices, such
