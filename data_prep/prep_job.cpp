@@ -23,6 +23,7 @@
 #include "data/manifest.h"
 #include "data/shard_format.h"
 #include "data/shard_writer.h"
+#include "dist/group_watch.h"
 #include "dist/process_group.h"
 #include "done_record.h"
 #include "input_check.h"
@@ -166,6 +167,7 @@ void RankJob::process_round(int64_t round, Progress* progress) {
     }
     if (!checked.content_hash.empty()) hashes.push_back({i, checked.content_hash});
     decoded.emplace(i, std::move(checked));
+    group_.progress();
   }
 
   // Every rank sees every candidate's hash, in corpus order: the first input with given content
@@ -173,7 +175,7 @@ void RankJob::process_round(int64_t round, Progress* progress) {
   const json msg = {{"count", count}, {"processed", processed}, {"samples", samples_mine_}, {"hashes", hashes}};
   std::vector<Candidate> all;
   int64_t samples_all = 0;
-  for (const auto& text : group_.allgather(msg.dump())) {
+  for (const auto& text : group_.allgather(msg.dump(), "content hashes")) {
     const json j = json::parse(text);
     files_done_ += j.at("count").get<int64_t>();
     processed_all_ += j.at("processed").get<int64_t>();
@@ -196,6 +198,7 @@ void RankJob::process_round(int64_t round, Progress* progress) {
     }
     if (r.status != Status::rejected) {
       write_utterance(file, checked.samples);
+      group_.progress();
       r.samples = static_cast<int64_t>(checked.samples.size());
       samples_mine_ += r.samples;
     }
@@ -312,10 +315,20 @@ int run_prep(const PrepOptions& o, ProcessGroup& group) {
     return 2;
   }
   set_threads();
+  // Every collective below is watched; a rank stuck on an input (a hung file system) ends the job.
+  std::unique_ptr<GroupWatch> watch;
+  try {
+    watch = std::make_unique<GroupWatch>(group, (fs::path(o.output) / ".prep" / "heartbeat").string(),
+                                         o.comm_timeout, "diffwave-prep");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "diffwave-prep: rank {}: --output {}: {}\n", group.rank(), o.output, e.what());
+    return 2;
+  }
 
   Plan plan;
   std::string encoded;
   if (group.is_root()) {
+    Watchdog::Busy discovering(&watch->watchdog());  // the others wait for rank 0's plan
     Plan made;
     try {
       made = make_plan(o, config, group.size());
@@ -325,7 +338,7 @@ int run_prep(const PrepOptions& o, ProcessGroup& group) {
     }
     encoded = made.encode();
   }
-  plan = Plan::decode(group.broadcast(encoded));
+  plan = Plan::decode(group.broadcast(encoded, 0, "plan broadcast"));
   if (!plan.error.empty()) {
     if (group.is_root()) fmt::print(stderr, "diffwave-prep: {}\n", plan.error);
     return 2;
@@ -349,9 +362,10 @@ int run_prep(const PrepOptions& o, ProcessGroup& group) {
     // Output errors (disk full, permissions) or a broken record: no rank may wait on this one.
     group.abort(fmt::format("diffwave-prep: {}", e.what()), 3);
   }
-  const auto per_rank = group.gather(mine);
+  const auto per_rank = group.gather(mine, 0, "results gather");
   int code = 0;
   if (group.is_root()) {
+    Watchdog::Busy finishing(&watch->watchdog());  // the others wait while rank 0 writes the manifest
     try {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       code = finish_on_root(o, config, plan, per_rank, seconds);
@@ -359,7 +373,7 @@ int run_prep(const PrepOptions& o, ProcessGroup& group) {
       group.abort(fmt::format("diffwave-prep: {}", e.what()), 3);
     }
   }
-  return static_cast<int>(group.max(code));  // rank 0's verdict, on every rank
+  return static_cast<int>(group.max(code, "verdict"));  // rank 0's verdict, on every rank
 }
 
 }  // namespace diffwave::prep

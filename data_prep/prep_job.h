@@ -18,6 +18,8 @@ struct PrepOptions {
   bool force = false;                  // discard an OUT made from other inputs or config
   // Inputs each rank decodes before ranks exchange content hashes (the duplicate check).
   int files_per_round = 16;
+  // Seconds a rank may wait in a collective while no other rank shows progress (GroupWatch).
+  double comm_timeout = 600;
 };
 
 // Returns the exit code, the same on every rank: 0 when something usable was written (or OUT

@@ -19,6 +19,11 @@ int main(int argc, char** argv) {
   app.add_flag("--force", options.force, "discard an OUT made from other inputs, config or rank count");
   app.add_option("--files-per-round", options.files_per_round, "inputs per rank between duplicate checks")
       ->check(CLI::PositiveNumber);
+  app.add_option("--comm-timeout", options.comm_timeout,
+                 "seconds a rank may wait in a collective while no other rank finishes an input; then the "
+                 "whole job ends naming the ranks behind (exit 70)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   auto* verify_opt = app.add_option("--verify", verify, "recheck OUT's shards against its manifest and exit");
   input->excludes(verify_opt);
   output->excludes(verify_opt);

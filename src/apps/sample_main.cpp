@@ -9,6 +9,7 @@
 #include "common/error.h"
 #include "common/host_memory.h"
 #include "corpus.h"
+#include "dist/group_watch.h"
 #include "dist/process_group.h"
 #include "sample/checkpoint_model.h"
 #include "sample/sample_inputs.h"
@@ -53,6 +54,12 @@ int main(int argc, char** argv) {
   app.add_option("--overlap", o.overlap,
                  "frames (samples when unconditional) added to each side of a window; default: enough for chunked "
                  "to equal unchunked up to rounding");
+  double comm_timeout = 600;
+  app.add_option("--comm-timeout", comm_timeout,
+                 "seconds a rank may wait in a collective while no other rank finishes a batch; then the whole "
+                 "job ends naming the ranks behind (exit 70)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--threads", o.threads,
                  "CPU threads per rank (default 1, so that the audio does not depend on how many ranks share a "
                  "node: launch one rank per core for speed); runs meant to give identical bytes need the same value")
@@ -65,6 +72,9 @@ int main(int argc, char** argv) {
 
   auto& group = diffwave::ProcessGroup::world();
   try {
+    // Every collective from here on is watched: a rank stuck reading its inputs or writing its
+    // files ends the job naming it, instead of leaving the others waiting.
+    diffwave::GroupWatch watch(group, o.output + "/.heartbeat", comm_timeout, "diffwave-sample");
     if (mel_dir.empty() && wav_dir.empty() && !unconditional)
       throw diffwave::ConfigError("give one of --mel PREP_OUT, --wav DIR or --unconditional --num-samples K");
     auto loaded = diffwave::load_checkpoint_model(checkpoint, ema);

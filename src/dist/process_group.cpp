@@ -92,12 +92,14 @@ ProcessGroup& ProcessGroup::world() {
   return group;
 }
 
-void ProcessGroup::barrier() {
+void ProcessGroup::barrier(const char* what) {
+  const auto scope = watched(what);
   if (mpi_) check(MPI_Barrier(MPI_COMM_WORLD), "barrier");
 }
 
-std::vector<std::string> ProcessGroup::gather(const std::string& bytes, int root) {
+std::vector<std::string> ProcessGroup::gather(const std::string& bytes, int root, const char* what) {
   if (!mpi_) return {bytes};
+  const auto scope = watched(what, bytes.size());
   int length = checked_length(bytes);
   std::vector<int> lengths(rank_ == root ? static_cast<size_t>(size_) : 0);
   check(MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, root, MPI_COMM_WORLD), "gather (lengths)");
@@ -113,8 +115,9 @@ std::vector<std::string> ProcessGroup::gather(const std::string& bytes, int root
   return rank_ == root ? split(all, lengths) : std::vector<std::string>{};
 }
 
-std::vector<std::string> ProcessGroup::allgather(const std::string& bytes) {
+std::vector<std::string> ProcessGroup::allgather(const std::string& bytes, const char* what) {
   if (!mpi_) return {bytes};
+  const auto scope = watched(what, bytes.size());
   int length = checked_length(bytes);
   std::vector<int> lengths(static_cast<size_t>(size_));
   check(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD), "allgather (lengths)");
@@ -126,8 +129,9 @@ std::vector<std::string> ProcessGroup::allgather(const std::string& bytes) {
   return split(all, lengths);
 }
 
-std::string ProcessGroup::broadcast(const std::string& bytes, int root) {
+std::string ProcessGroup::broadcast(const std::string& bytes, int root, const char* what) {
   if (!mpi_) return bytes;
+  const auto scope = watched(what, bytes.size());
   int length = rank_ == root ? checked_length(bytes) : 0;
   check(MPI_Bcast(&length, 1, MPI_INT, root, MPI_COMM_WORLD), "broadcast (length)");
   std::string out = rank_ == root ? bytes : std::string(static_cast<size_t>(length), '\0');
@@ -135,15 +139,17 @@ std::string ProcessGroup::broadcast(const std::string& bytes, int root) {
   return out;
 }
 
-long long ProcessGroup::min(long long value) {
+long long ProcessGroup::min(long long value, const char* what) {
   if (!mpi_) return value;
+  const auto scope = watched(what);
   long long out = value;
   check(MPI_Allreduce(&value, &out, 1, MPI_LONG_LONG, MPI_MIN, MPI_COMM_WORLD), "allreduce (min)");
   return out;
 }
 
-long long ProcessGroup::max(long long value) {
+long long ProcessGroup::max(long long value, const char* what) {
   if (!mpi_) return value;
+  const auto scope = watched(what);
   long long out = value;
   check(MPI_Allreduce(&value, &out, 1, MPI_LONG_LONG, MPI_MAX, MPI_COMM_WORLD), "allreduce (max)");
   return out;
@@ -151,7 +157,7 @@ long long ProcessGroup::max(long long value) {
 
 std::pair<int, int> ProcessGroup::local_rank_and_size() {
   if (const char* key = std::getenv("DIFFWAVE_NODE_KEY")) {
-    const auto keys = allgather(key);
+    const auto keys = allgather(key, "node split");
     int local_rank = 0, local_size = 0;
     for (int r = 0; r < size_; ++r)
       if (keys[static_cast<size_t>(r)] == key) {
@@ -161,6 +167,7 @@ std::pair<int, int> ProcessGroup::local_rank_and_size() {
     return {local_rank, local_size};
   }
   if (!mpi_) return {0, 1};
+  const auto scope = watched("node split");
   MPI_Comm node;
   check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "Comm_split_type");
   int local_rank = 0, local_size = 1;

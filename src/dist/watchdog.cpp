@@ -58,9 +58,9 @@ double Watchdog::now() const {
 }
 
 void Watchdog::publish(uint64_t seq, bool pending, const std::string& op) {
-  // "seq state wall_time op": one line a reader can parse, padded to a fixed size so a
-  // concurrent reader never sees a shorter stale tail.
-  auto line = fmt::format("{} {} {:.3f} {}", seq, pending ? "pending" : "done", wall_seconds(), op);
+  // "seq state wall_time progress_time op": one line a reader can parse, padded to a fixed size
+  // so a concurrent reader never sees a shorter stale tail.
+  auto line = fmt::format("{} {} {:.3f} {:.3f} {}", seq, pending ? "pending" : "done", wall_seconds(), progressed_, op);
   line.resize(kRecordBytes - 1, ' ');
   line += '\n';
   if (::pwrite(fd_, line.data(), line.size(), 0) < 0) { /* diagnostics only: never fail a step on it */ }
@@ -68,6 +68,7 @@ void Watchdog::publish(uint64_t seq, bool pending, const std::string& op) {
 
 void Watchdog::begin(const std::string& op, size_t bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (depth_++ > 0) return;
   ++seq_;
   pending_ = true;
   recent_.push_back({seq_, op, bytes, now(), -1.0});
@@ -75,8 +76,37 @@ void Watchdog::begin(const std::string& op, size_t bytes) {
   publish(seq_, true, op);
 }
 
+void Watchdog::progress() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  progressed_ = wall_seconds();
+  publish(seq_, pending_, recent_.empty() ? "start" : recent_.back().op);  // peers see it at once
+}
+
+void Watchdog::set_busy(int delta) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  busy_ += delta;
+  progressed_ = wall_seconds();
+}
+
+bool Watchdog::read_heartbeat(const std::string& path, Heartbeat* out) {
+  std::ifstream in(path);
+  if (!(in >> out->seq >> out->state >> out->when >> out->progressed) || !std::getline(in, out->op)) return false;
+  out->op.erase(0, out->op.find_first_not_of(' '));
+  out->op.erase(out->op.find_last_not_of(' ') + 1);
+  return true;
+}
+
+bool Watchdog::others_progressed_within(double seconds) const {
+  const double since = wall_seconds() - seconds;
+  Heartbeat h;
+  for (int r = 0; r < world_; ++r)
+    if (r != rank_ && read_heartbeat(heartbeat_path(dir_, r), &h) && h.progressed > since) return true;
+  return false;
+}
+
 void Watchdog::end() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (depth_ == 0 || --depth_ > 0) return;
   pending_ = false;
   if (!recent_.empty()) recent_.back().end = now();
   publish(seq_, false, recent_.empty() ? "" : recent_.back().op);
@@ -92,23 +122,21 @@ std::string Watchdog::report() const {
   std::vector<std::string> behind;
   for (int r = 0; r < world_; ++r) {
     if (r == rank_) continue;
-    std::ifstream in(heartbeat_path(dir_, r));
-    uint64_t seq = 0;
-    std::string state, op;
-    double when = 0;
-    if (!(in >> seq >> state >> when) || !std::getline(in, op)) {
+    Heartbeat h;
+    if (!read_heartbeat(heartbeat_path(dir_, r), &h)) {
       behind.push_back(fmt::format("rank {} (no heartbeat)", r));
       continue;
     }
-    op.erase(0, op.find_first_not_of(' '));
-    op.erase(op.find_last_not_of(' ') + 1);
     // Every live rank refreshes its heartbeat each second, even while blocked in a collective;
     // a stale one means a frozen or dead process, a smaller sequence number a rank behind.
-    const double silent = wall_seconds() - when;
-    if (silent > kStaleSeconds || seq < seq_ || (seq == seq_ && state == "pending" && !pending_))
-      behind.push_back(fmt::format("rank {} (at #{} '{}', {}, {})", r, seq, op, state,
+    const double silent = wall_seconds() - h.when;
+    if (silent > kStaleSeconds || h.seq < seq_ || (h.seq == seq_ && h.state == "pending" && !pending_))
+      behind.push_back(fmt::format("rank {} (at #{} '{}', {}, {}{})", r, h.seq, h.op, h.state,
                                    silent > kStaleSeconds ? fmt::format("silent for {:.1f} s: frozen or dead", silent)
-                                                          : fmt::format("last seen {:.1f} s ago", silent)));
+                                                          : fmt::format("last seen {:.1f} s ago", silent),
+                                   h.progressed > 0 ? fmt::format(", last work item done {:.1f} s ago",
+                                                                  wall_seconds() - h.progressed)
+                                                    : ""));
   }
   out << (behind.empty() ? std::string("no rank is behind this one by its heartbeat") : "stalled or behind: ");
   for (size_t i = 0; i < behind.size(); ++i) out << (i ? "; " : "") << behind[i];
@@ -121,15 +149,26 @@ std::string Watchdog::report() const {
 
 void Watchdog::loop() {
   std::unique_lock<std::mutex> lock(mutex_);
-  double refreshed = now();
+  double refreshed = now(), checked = -kRefreshSeconds;
   while (!stop_) {
     cv_.wait_for(lock, std::chrono::milliseconds(200));
     if (now() - refreshed >= kRefreshSeconds) {
+      if (busy_ > 0) progressed_ = wall_seconds();
       publish(seq_, pending_, recent_.empty() ? "start" : recent_.back().op);
       refreshed = now();
     }
     if (stop_ || fired_ || !pending_ || recent_.empty()) continue;
     if (now() - recent_.back().start < timeout_) continue;
+    // Waiting on a rank that is still working is not a stall (checked once a refresh).
+    if (now() - checked >= kRefreshSeconds) {
+      checked = now();
+      lock.unlock();
+      const bool working = others_progressed_within(timeout_);
+      lock.lock();
+      if (working) continue;
+    } else {
+      continue;
+    }
     fired_ = true;
     lock.unlock();
     on_stall_(report());

@@ -3,6 +3,12 @@
 // progress in a small heartbeat file, so the rank that notices a stall can name the ranks
 // behind and the operation they last reached. On a stall the handler (abort communicators,
 // MPI_Abort) runs with that report.
+//
+// Tools whose ranks do unequal work between collectives (diffwave-prep, diffwave-sample) call
+// progress() after each work item: a rank waiting in a collective then keeps waiting past the
+// timeout while another rank shows progress within it, and ends the job once none has for a whole
+// timeout (a rank stuck on a read, a frozen or dead one). The trainer's ranks stay in step, so it
+// does not call progress() and the plain timeout applies.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -25,8 +31,29 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
+  // Brackets nest: a collective inside a watched set-up step (the NCCL id broadcast inside the
+  // communicator's creation) counts as part of the outer one.
   void begin(const std::string& op, size_t bytes = 0);
   void end();
+  // This rank finished a unit of work (thread-safe; published with the next heartbeat refresh).
+  void progress();
+  // While a Busy lives, this rank counts as progressing at every refresh: for work that cannot
+  // hang on a peer or a file (sampling arithmetic), or a rank-local phase (corpus discovery,
+  // the manifest) whose own stall the watchdog then cannot see.
+  class Busy {
+   public:
+    explicit Busy(Watchdog* w) : w_(w) {
+      if (w_) w_->set_busy(+1);
+    }
+    ~Busy() {
+      if (w_) w_->set_busy(-1);
+    }
+    Busy(const Busy&) = delete;
+    Busy& operator=(const Busy&) = delete;
+
+   private:
+    Watchdog* w_;
+  };
 
   // What a stall report says: this rank's pending operation, the recent operations, and every
   // rank whose heartbeat is behind this rank's sequence number.
@@ -41,6 +68,8 @@ class Watchdog {
     ~Scope() {
       if (w_) w_->end();
     }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
 
    private:
     Watchdog* w_;
@@ -53,8 +82,16 @@ class Watchdog {
     size_t bytes;
     double start, end;  // seconds since the watchdog started; end < 0 while pending
   };
+  struct Heartbeat {
+    uint64_t seq = 0;
+    std::string state, op;
+    double when = 0, progressed = 0;  // wall-clock seconds of the last refresh and the last progress()
+  };
+  static bool read_heartbeat(const std::string& path, Heartbeat* out);
+  void set_busy(int delta);
   void publish(uint64_t seq, bool pending, const std::string& op);
   void loop();
+  bool others_progressed_within(double seconds) const;
   double now() const;
 
   std::string dir_;
@@ -68,7 +105,10 @@ class Watchdog {
   std::condition_variable cv_;
   std::vector<Entry> recent_;  // ring of the last operations, newest last
   uint64_t seq_ = 0;
+  int depth_ = 0;  // open brackets; the outermost one is the pending collective
+  int busy_ = 0;   // live Busy scopes
   bool pending_ = false, stop_ = false, fired_ = false;
+  double progressed_ = 0;  // wall-clock seconds of this rank's last progress(); 0: none yet
   std::thread thread_;
 };
 

@@ -83,9 +83,10 @@ class WavInputs : public SampleInputs {
       } catch (const Error& e) {
         mine << i << "\tskip\t" << one_line(e.what()) << "\n";
       }
+      group.progress();
     }
     std::vector<std::string> lines;
-    for (const auto& part : group.allgather(mine.str())) {
+    for (const auto& part : group.allgather(mine.str(), "input lengths")) {
       std::istringstream in(part);
       for (std::string line; std::getline(in, line);) lines.push_back(line);
     }

@@ -161,10 +161,14 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
     auto windows = plan_windows(units, chunk, overlap);
     for (auto& w : windows) w = {w.begin * unit, w.end * unit, w.keep_begin * unit, w.keep_end * unit};
     const auto mel = conditional ? at::stack(mels).to(device) : at::Tensor();
-    const auto audio = sample_windows(model, plan, mel, static_cast<int64_t>(batch.size()), units * unit,
-                                      row_generators(o.seed, ids), windows, options, bf16, int64_t{2} << 30,
-                                      o.cuda_graphs && device.is_cuda())
-                           .cpu();
+    at::Tensor audio;
+    {
+      Watchdog::Busy computing(group.watchdog());  // arithmetic only: cannot hang on a peer or a file
+      audio = sample_windows(model, plan, mel, static_cast<int64_t>(batch.size()), units * unit,
+                                row_generators(o.seed, ids), windows, options, bf16, int64_t{2} << 30,
+                                o.cuda_graphs && device.is_cuda())
+                  .cpu();
+    }
     for (size_t r = 0; r < batch.size(); ++r) {
       auto row = audio[static_cast<int64_t>(r)];
       std::string metric;
@@ -180,12 +184,14 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
       metrics << metric;
       audio_seconds += double(row.numel()) / sample_rate;
       ++files;
+      group.progress();
     }
   });
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
 
-  const auto stats = group.gather(fmt::format("{} {} {:.17g} {:.17g}", group.rank(), files, audio_seconds, wall));
-  const auto metric_parts = group.gather(metrics.str());
+  const auto stats =
+      group.gather(fmt::format("{} {} {:.17g} {:.17g}", group.rank(), files, audio_seconds, wall), 0, "stats gather");
+  const auto metric_parts = group.gather(metrics.str(), 0, "metrics gather");
   if (group.is_root()) {
     int64_t total_files = 0;
     double total_audio = 0, slowest = 0;
@@ -211,7 +217,7 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
     }
     if (!rows.empty()) std::cout << write_metrics((fs::path(o.output) / "metrics.tsv").string(), rows) << "\n";
   }
-  group.barrier();
+  group.barrier("final barrier");
   return 0;
 }
 

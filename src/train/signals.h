@@ -2,14 +2,13 @@
 // polls it, all ranks agree, checkpoint, and exit with kExitRequeue so the batch script knows to
 // requeue. SIGINT asks for the same clean stop.
 #pragma once
+#include "dist/group_watch.h"  // kExitStalled, the other early exit
 
 namespace diffwave {
 
 // Exit status of a run that stopped early on purpose (signal or --max-time) with its checkpoint
 // written: "try again later" (EX_TEMPFAIL). cluster/*.sbatch requeue on it.
 inline constexpr int kExitRequeue = 75;
-// Exit status when the collective watchdog ended the job (a rank stalled or died).
-inline constexpr int kExitStalled = 70;
 
 void install_stop_signal_handlers();
 // The signal number that asked for a stop, or 0.

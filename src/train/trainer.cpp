@@ -20,7 +20,7 @@
 #include "dist/device.h"
 #include "dist/gradient_reducer.h"
 #include "dist/process_group.h"
-#include "dist/watchdog.h"
+#include "dist/group_watch.h"
 #include "model/diffwave.h"
 #include "train/batch_loader.h"
 #include "train/batch_plan.h"
@@ -72,6 +72,11 @@ class Trainer {
       : config_(config), run_dir_(run_dir), group_(group), rank_(group.rank()), world_(group.size()),
         start_(Clock::now()) {
     const auto& t = config_.train;
+    // Watched from the first collective on: a rank that never arrives at start-up (a slow file
+    // system, a dead node) ends the job with its name, as a stall during training does.
+    watch_ = std::make_unique<GroupWatch>(group_, run_dir_ + "/heartbeat", t.comm_timeout, "diffwave-train", [this] {
+      if (comm_) comm_->abort();
+    });
     const auto [local_rank, local_size] = group_.local_rank_and_size();
     device_ = select_device(t.device, local_rank, local_size, rank_);
     if (device_.is_cpu()) at::set_num_threads(cpu_threads_per_rank(local_size));
@@ -111,9 +116,10 @@ class Trainer {
     lr_.total_steps = t.max_steps;
     lr_.decay = LrSchedule::parse(t.lr_decay);
 
-    watchdog_ = std::make_unique<Watchdog>(run_dir_ + "/heartbeat", rank_, world_, t.comm_timeout,
-                                           [this](const std::string& report) { on_stall(report); });
-    comm_ = watched(make_communicator(group_, device_), *watchdog_);
+    {
+      Watchdog::Scope scope(&watch_->watchdog(), "communicator set-up");  // NCCL's id broadcast and init
+      comm_ = watched(make_communicator(group_, device_), watch_->watchdog());
+    }
     store_ = std::make_unique<CheckpointStore>(run_dir_, t.keep_checkpoints);
     if (rank_ == 0) events_ = std::make_unique<EventWriter>(run_dir_);
   }
@@ -163,17 +169,19 @@ class Trainer {
         window_time = window_wait = 0;
         window_steps = 0;
       }
-      std::optional<double> validation;
-      if (t.validation_interval > 0 && step_ % t.validation_interval == 0) validation = validate();
-      if (t.audio_interval > 0 && step_ % t.audio_interval == 0 && rank_ == 0) log_audio();
+      // On a stop the checkpoint comes first and alone: validation and audio could outlast the
+      // scheduler's grace period between its signal and the kill.
       if (stop) {
-        save(validation);
+        save(std::nullopt);
         if (rank_ == 0)
           std::cerr << fmt::format("diffwave-train: stopping at step {} ({}); checkpoint written, exit {} to requeue\n",
                                    step_, stop_signal() ? fmt::format("signal {}", stop_signal()) : "time limit",
                                    kExitRequeue);
         return kExitRequeue;
       }
+      std::optional<double> validation;
+      if (t.validation_interval > 0 && step_ % t.validation_interval == 0) validation = validate();
+      if (t.audio_interval > 0 && step_ % t.audio_interval == 0 && rank_ == 0) log_audio();
       if (step_ % t.checkpoint_interval == 0 || step_ == t.max_steps) {
         save(validation);
         last_save_step = step_;
@@ -277,8 +285,7 @@ class Trainer {
   }
 
   std::pair<double, bool> step_sync(double local_loss, bool want_stop) {
-    Watchdog::Scope scope(watchdog_.get(), "step sync");
-    const auto all = group_.allgather(fmt::format("{} {:.17g}", want_stop ? 1 : 0, local_loss));
+    const auto all = group_.allgather(fmt::format("{} {:.17g}", want_stop ? 1 : 0, local_loss), "step sync");
     double sum = 0;
     bool stop = false;
     for (const auto& s : all) {
@@ -293,8 +300,8 @@ class Trainer {
   }
 
   void log_progress(double loss, double grad_norm, double time, double wait, int64_t steps) {
-    Watchdog::Scope scope(watchdog_.get(), "progress gather");
-    const auto all = group_.allgather(fmt::format("{:.6f} {:.6f} {:.6f}", time / steps, wait / steps, comm_wait_ / steps));
+    const auto all = group_.allgather(fmt::format("{:.6f} {:.6f} {:.6f}", time / steps, wait / steps, comm_wait_ / steps),
+                                      "progress gather");
     comm_wait_ = 0;
     if (rank_ != 0) return;
     double slowest = 0, max_wait = 0, max_comm = 0;
@@ -355,8 +362,7 @@ class Trainer {
                    .item<double>();
       }
     }
-    Watchdog::Scope scope(watchdog_.get(), "validation gather");
-    const auto all = group_.allgather(fmt::format("{:.17g}", sum));
+    const auto all = group_.allgather(fmt::format("{:.17g}", sum), "validation gather");
     double total = 0;
     for (const auto& s : all) total += std::stod(s);
     if (used == 0) return std::nan("");
@@ -404,10 +410,9 @@ class Trainer {
   }
 
   void check_agreement() {
-    Watchdog::Scope scope(watchdog_.get(), "start-up agreement");
     // Every rank must build the same model from the same config before step 1.
     const auto mine = fmt::format("{} {}", model_->parameter_count(), std::hash<std::string>{}(config_.to_yaml()));
-    const auto all = group_.allgather(mine);
+    const auto all = group_.allgather(mine, "start-up agreement");
     for (int r = 0; r < world_; ++r)
       if (all[static_cast<size_t>(r)] != all[0])
         throw Error(fmt::format("rank {} disagrees with rank 0 on the model or config ('{}' vs '{}'): launch every "
@@ -468,14 +473,7 @@ class Trainer {
       const auto path = store_->save(step_, ck, validation && std::isfinite(*validation) ? validation : std::nullopt);
       std::cerr << fmt::format("diffwave-train: checkpoint {}\n", path);
     }
-    Watchdog::Scope scope(watchdog_.get(), "checkpoint barrier");
-    group_.barrier();
-  }
-
-  void on_stall(const std::string& report) {
-    std::cerr << "diffwave-train: collective timed out; ending the job\n" << report << std::endl;
-    if (comm_) comm_->abort();
-    group_.abort("collective watchdog: see the report above", kExitStalled);
+    group_.barrier("checkpoint barrier");
   }
 
   Config config_;
@@ -496,7 +494,7 @@ class Trainer {
   std::unique_ptr<Adam> optimizer_;
   std::unique_ptr<Ema> ema_;
   LrSchedule lr_;
-  std::unique_ptr<Watchdog> watchdog_;
+  std::unique_ptr<GroupWatch> watch_;
   std::unique_ptr<Communicator> comm_;
   std::unique_ptr<CheckpointStore> store_;
   std::unique_ptr<EventWriter> events_;

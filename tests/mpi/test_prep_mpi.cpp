@@ -1,5 +1,8 @@
 // diffwave-prep under mpirun: two ranks give the same utterances as one (content, ids, split,
 // report), catch duplicates that sit on different ranks, and resume a two-rank run.
+#include <fmt/format.h>
+
+#include <chrono>
 #include <set>
 
 #include "data/checksum.h"
@@ -106,4 +109,55 @@ TEST_F(PrepMpi, TwoRankRunResumes) {
   for (const auto& e : fs::directory_iterator(dir / "out/shards")) after[e.path().filename()] = sha256_file(e.path());
   EXPECT_EQ(after, sums);
   EXPECT_EQ(report_rows(dir / "out"), report);
+}
+
+namespace {
+// 32 inputs: with 2 ranks and 16 files per round, rank 0 gets the 16 short ones and rank 1 the 16
+// long ones, so rank 0 waits seconds in the round's exchange while rank 1 works.
+void make_unequal_corpus(const TempDir& dir) {
+  fs::create_directories(dir / "in");
+  for (unsigned i = 0; i < 32; ++i)
+    test::write_tone(dir / fmt::format("in/f{:02}.wav", i), i % 2 ? 120.0 : 0.5, i);
+}
+std::string unequal_prep(const TempDir& dir, const std::string& out) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 --oversubscribe " +
+         test::bin_path("diffwave-prep") + " --input " + dir / "in" + " --output " + dir / out +
+         " --files-per-round 16 --comm-timeout 1.5";
+}
+}  // namespace
+
+// Waiting on a rank that keeps finishing inputs is not a stall, however long the wait.
+TEST_F(PrepMpi, ARankThatKeepsWorkingIsWaitedFor) {
+  TempDir dir;
+  make_unequal_corpus(dir);
+  const auto start = std::chrono::steady_clock::now();
+  auto r = test::run_command(unequal_prep(dir, "out"));
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_GT(seconds, 2 * 1.5) << "the corpus must keep rank 0 waiting well past --comm-timeout";
+  EXPECT_EQ(r.output.find("collective timed out"), std::string::npos) << r.output;
+}
+
+// A rank that stops making progress (frozen here; a hung file system read looks the same) ends the
+// whole job within the timeout, with the rank named, instead of leaving the others waiting.
+TEST_F(PrepMpi, AFrozenRankEndsTheJobNamingIt) {
+  TempDir dir;
+  make_unequal_corpus(dir);
+  const std::string out = dir / "out";
+  const auto script = dir / "run.sh";
+  std::ofstream(script)
+      << "(" << unequal_prep(dir, "out") << " > " << out << ".log 2>&1; echo $? > " << out << ".rc) &\n"
+      << "for i in $(seq 200); do [ -f " << out << "/.prep/heartbeat/rank-00001 ] && break; sleep 0.05; done\n"
+      << "for p in $(pgrep -f 'diffwave-prep --input " << dir / "in" << "'); do\n"
+      << "  tr '\\0' '\\n' < /proc/$p/environ | grep -qx OMPI_COMM_WORLD_RANK=1 && kill -STOP $p && echo stopped $p; done\n"
+      << "for i in $(seq 300); do [ -f " << out << ".rc ] && break; sleep 0.1; done\n"
+      << "[ -f " << out << ".rc ] || echo JOB STILL RUNNING\n"
+      << "pkill -KILL -f 'diffwave-prep --input " << dir / "in" << "'\n"
+      << "cat " << out << ".log; exit $(cat " << out << ".rc 2>/dev/null || echo 99)\n";
+  auto r = test::run_command("bash " + script);
+  EXPECT_NE(r.output.find("stopped "), std::string::npos) << r.output;
+  EXPECT_EQ(r.status, 70) << r.output;
+  EXPECT_EQ(r.output.find("JOB STILL RUNNING"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("diffwave-prep: collective timed out"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("stalled or behind: rank 1"), std::string::npos) << r.output;
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
@@ -156,6 +157,38 @@ TEST_F(TrainMpi, FrozenRankEndsTheJobWithinTheTimeout) {
   EXPECT_EQ(r.output.find("JOB STILL RUNNING"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("stalled or behind: rank 1"), std::string::npos) << r.output;
   run_command("pkill -KILL -f 'run-dir " + run + " '");  // the frozen rank, if the launcher left it
+}
+
+// A rank that never reaches the first collective (here it blocks reading its config from a pipe
+// nobody writes, as on a hung file system) ends the job at start-up, with the rank named.
+TEST_F(TrainMpi, ARankThatNeverArrivesAtStartUpEndsTheJob) {
+  const auto run = runs_ / "startup";
+  const auto fifo = run + ".fifo";
+  ASSERT_EQ(run_command("mkfifo " + fifo).status, 0);
+  const auto args = train_args(run, 10, "--comm-timeout 3");
+  auto stuck = args;
+  stuck.replace(stuck.find(source_path("configs/tiny.yaml")), source_path("configs/tiny.yaml").size(), fifo);
+  auto r = run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 timeout 60 mpirun --oversubscribe "
+                       "--bind-to none -np 1 " + args + " : -np 1 " + stuck);
+  run_command("pkill -KILL -f 'run-dir " + run + " '");
+  EXPECT_EQ(r.status, kExitStalled) << r.output;
+  EXPECT_NE(r.output.find("diffwave-train: collective timed out"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'node split'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("stalled or behind: rank 1 (no heartbeat)"), std::string::npos) << r.output;
+}
+
+// On a stop signal the checkpoint is written first, and validation and audio are skipped, so the
+// scheduler's kill cannot fall on an unfinished checkpoint.
+TEST_F(TrainMpi, AStopWritesTheCheckpointBeforeAnyValidation) {
+  const auto run = runs_ / "stopfirst";
+  auto r = interrupt(2, run, 2, "kill -TERM $(rank_pid 0)", 60,
+                     "--set train.validation_interval=1 --set train.audio_interval=1");
+  ASSERT_EQ(r.status, kExitRequeue) << r.output;
+  const auto step = std::stoll(latest(run).meta("step"));
+  EXPECT_NE(r.output.find(fmt::format("stopping at step {}", step)), std::string::npos) << r.output;
+  // Every earlier step was validated; the stopping one was not.
+  EXPECT_NE(r.output.find(fmt::format("step {:>8} | validation loss", step - 1)), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find(fmt::format("step {:>8} | validation loss", step)), std::string::npos) << r.output;
 }
 
 TEST_F(TrainMpi, KilledRankEndsTheJobAndARerunResumes) {
