@@ -58,6 +58,7 @@ void visit_fields(Config& c, V&& v) {
   v("train.validation_items", c.train.validation_items);
   v("train.audio_interval", c.train.audio_interval);
   v("train.ema_decay", c.train.ema_decay);
+  v("train.ema_warmup", c.train.ema_warmup);
   v("train.grad_accumulation", c.train.grad_accumulation);
   v("train.bucket_cap_mb", c.train.bucket_cap_mb);
   v("train.lr_warmup_steps", c.train.lr_warmup_steps);

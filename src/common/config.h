@@ -65,6 +65,7 @@ struct TrainConfig {
   int validation_items = 16;       // held-out utterances in the validation loss
   int audio_interval = 5000;       // steps between validation audio + spectrogram in TensorBoard (0: never)
   double ema_decay = 0.9999;
+  bool ema_warmup = true;          // decay min(ema_decay, n / (n + 9)) at update n (Ema)
   int grad_accumulation = 1;       // micro-steps per optimiser step (batch_size splits across them)
   double bucket_cap_mb = 25.0;     // gradient all-reduce bucket size
   int lr_warmup_steps = 0;

@@ -30,7 +30,7 @@ at::Tensor on_device(const at::Tensor& x, const at::Device& device) {
 GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params, Adam& adam, Ema& ema,
                          double max_grad_norm, LossKind loss, const at::Tensor& noise_level, bool bf16,
                          const TrainingBatch& example, std::function<void()> between)
-    : graph_(std::make_unique<Graph>()), adam_(adam), between_(std::move(between)) {
+    : graph_(std::make_unique<Graph>()), adam_(adam), ema_(ema), between_(std::move(between)) {
   const auto device = params.front().device();
   if (!device.is_cuda()) throw Error("train.cuda_graphs needs the model on a GPU");
   audio_ = on_device(example.audio, device);
@@ -39,6 +39,7 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
   noise_ = on_device(example.noise, device);
   const auto scalar = at::TensorOptions().dtype(at::kFloat).device(device);
   lr_ = at::zeros({}, scalar);
+  ema_rate_ = at::zeros({}, scalar);
   step_ = at::ones({}, scalar);
   // The gradients the graph writes into are allocated inside it (from its private pool), as
   // PyTorch's whole-network capture recipe does: none may exist when capture starts. (DiffWave
@@ -48,7 +49,6 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
   const auto& o = adam.options();
   const std::vector<at::Tensor> steps(params.size(), step_);  // one count shared by every tensor
   std::vector<at::Tensor> ema_weights = ema.weights();
-  const double ema_rate = 1.0 - ema.decay();
 
   const c10::cuda::CUDAGuard guard(device);
   auto stream = c10::cuda::getStreamFromPool(false, device.index());
@@ -80,7 +80,7 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
     std::vector<at::Tensor> detached;
     for (const auto& p : params) detached.push_back(p.detach());
     auto delta = at::_foreach_sub(detached, ema_weights);
-    at::_foreach_mul_(delta, (1.0 - found_inf) * ema_rate);
+    at::_foreach_mul_(delta, (1.0 - found_inf) * ema_rate_);
     at::_foreach_add_(ema_weights, delta);
     result_ = at::stack({loss_value, norm.to(at::kDouble)});
     graph_->update.capture_end();
@@ -95,6 +95,7 @@ at::Tensor GraphedStep::run(const TrainingBatch& batch, double lr) {
   noise_.copy_(batch.noise, true);
   lr_.fill_(lr);
   step_.fill_(static_cast<double>(adam_.steps() + 1));
+  ema_rate_.fill_(1.0 - ema_.decay_at(adam_.steps() + 1));
   graph_->backward.replay();
   if (between_) between_();
   graph_->update.replay();
@@ -103,9 +104,9 @@ at::Tensor GraphedStep::run(const TrainingBatch& batch, double lr) {
 #else
 struct GraphedStep::Graph {};
 
-GraphedStep::GraphedStep(DiffWave&, const std::vector<at::Tensor>&, Adam& adam, Ema&, double, LossKind,
+GraphedStep::GraphedStep(DiffWave&, const std::vector<at::Tensor>&, Adam& adam, Ema& ema, double, LossKind,
                          const at::Tensor&, bool, const TrainingBatch&, std::function<void()>)
-    : adam_(adam) {
+    : adam_(adam), ema_(ema) {
   throw Error("train.cuda_graphs: this build has no CUDA");
 }
 

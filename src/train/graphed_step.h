@@ -42,9 +42,10 @@ class GraphedStep {
   struct Graph;
   std::unique_ptr<Graph> graph_;
   Adam& adam_;
+  Ema& ema_;
   std::function<void()> between_;
   at::Tensor audio_, mel_, t_, noise_;  // captured inputs
-  at::Tensor lr_, step_;                // captured scalars (float32, on the device)
+  at::Tensor lr_, step_, ema_rate_;     // captured scalars (float32, on the device)
   at::Tensor result_;                   // captured output: [loss, norm]
 };
 

@@ -60,15 +60,19 @@ at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm
   return total;
 }
 
-Ema::Ema(const std::vector<at::Tensor>& params, double decay) : decay_(decay) {
+Ema::Ema(const std::vector<at::Tensor>& params, double decay, bool warmup) : decay_(decay), warmup_(warmup) {
   for (const auto& p : params) weights_.push_back(p.detach().clone());
 }
 
-void Ema::update(const std::vector<at::Tensor>& params) {
+double Ema::decay_at(int64_t n) const {
+  return warmup_ ? std::min(decay_, static_cast<double>(n) / static_cast<double>(n + 9)) : decay_;
+}
+
+void Ema::update(const std::vector<at::Tensor>& params, int64_t n) {
   c10::NoGradGuard no_grad;
   std::vector<at::Tensor> detached;
   for (const auto& p : params) detached.push_back(p.detach());
-  at::_foreach_lerp_(weights_, detached, 1.0 - decay_);
+  at::_foreach_lerp_(weights_, detached, 1.0 - decay_at(n));
 }
 
 }  // namespace diffwave

@@ -109,7 +109,7 @@ class Trainer {
     AdamOptions adam;
     adam.lr = t.learning_rate;
     optimizer_ = std::make_unique<Adam>(params_, adam);
-    ema_ = std::make_unique<Ema>(params_, t.ema_decay);
+    ema_ = std::make_unique<Ema>(params_, t.ema_decay, t.ema_warmup);
     lr_.peak = t.learning_rate;
     lr_.floor = t.lr_min;
     lr_.warmup_steps = t.lr_warmup_steps;
@@ -245,7 +245,7 @@ class Trainer {
       } else {
         optimizer_->set_lr(lr_.at(step_));
         optimizer_->step();
-        ema_->update(params_);
+        ema_->update(params_, optimizer_->steps());
       }
     }
     if (graphed_) return loss_value;  // the graph owns the gradients' memory
@@ -335,40 +335,73 @@ class Trainer {
     events_->flush();
   }
 
-  // Mean loss over a fixed set of held-out crops (fixed t and noise), split over ranks.
+  // Mean loss over a fixed set of held-out crops (fixed t and noise), split over ranks. For a
+  // conditional model also the conditioning gain: the same crops, noise and mid-range steps, once
+  // with each crop's own mel and once with the next crop's (a fixed derangement); other / own - 1
+  // near 0 says the model does not yet listen to its mel, long before its audio can.
   double validate() {
     const auto& t = config_.train;
     const NoiseSchedule schedule(config_.diffusion.noise_schedule.betas);
-    std::vector<BatchItem> mine;
-    int64_t used = 0;
-    for (size_t i = 0; i < valid_data_->size() && used < t.validation_items; ++i) {
-      const int64_t length = unconditional_ ? valid_data_->samples(i) : valid_data_->frames(i);
-      if (length < crop_) continue;
-      if (used % world_ == rank_)
-        mine.push_back({static_cast<int64_t>(i), 0, (used * 7919) % schedule.steps(),
-                        mix_seed({static_cast<uint64_t>(t.seed), 0x7661ULL, static_cast<uint64_t>(used)})});
-      ++used;
+    const int64_t steps = schedule.steps();
+    std::vector<int64_t> usable;  // dataset indices of the held-out crops, the same on every rank
+    for (size_t i = 0; i < valid_data_->size() && static_cast<int64_t>(usable.size()) < t.validation_items; ++i)
+      if ((unconditional_ ? valid_data_->samples(i) : valid_data_->frames(i)) >= crop_)
+        usable.push_back(static_cast<int64_t>(i));
+    const auto used = static_cast<int64_t>(usable.size());
+    const bool gain = !unconditional_ && used >= 2;
+    auto item = [&](int64_t u, int64_t step) {
+      return BatchItem{usable[static_cast<size_t>(u)], 0, step,
+                       mix_seed({static_cast<uint64_t>(t.seed), 0x7661ULL, static_cast<uint64_t>(u)})};
+    };
+    std::vector<BatchItem> mine, mid, partners;
+    for (int64_t u = rank_; u < used; u += world_) {
+      mine.push_back(item(u, (u * 7919) % steps));
+      mid.push_back(item(u, steps / 4 + (u * 7919) % std::max<int64_t>(1, steps / 2)));
+      partners.push_back(item((u + 1) % used, 0));
     }
-    double sum = 0;
+    double sum = 0, own = 0, other = 0;
     if (!mine.empty()) {
       torch::NoGradGuard no_grad;
       model_->eval();
-      const auto b = make_batch(*valid_data_, mine, crop_, config_.audio.hop_samples, config_.audio.n_mels,
-                                unconditional_);
-      auto to = [&](const at::Tensor& x) { return x.defined() ? x.to(device_) : x; };
-      for (int64_t k = 0; k < b.audio.size(0); ++k) {
-        auto row = [&](const at::Tensor& x) { return x.defined() ? to(x).slice(0, k, k + 1) : x; };
-        sum += diffusion_loss(model_, row(b.audio), row(b.mel), row(b.t), row(b.noise), noise_level_, loss_kind_)
-                   .item<double>();
+      const int hop = config_.audio.hop_samples, n_mels = config_.audio.n_mels;
+      auto rows = [&](const std::vector<BatchItem>& items, const at::Tensor& mel_override) {
+        const auto b = make_batch(*valid_data_, items, crop_, hop, n_mels, unconditional_);
+        double total = 0;
+        for (int64_t k = 0; k < b.audio.size(0); ++k) {
+          auto row = [&](const at::Tensor& x) { return x.defined() ? x.slice(0, k, k + 1).to(device_) : x; };
+          total += diffusion_loss(model_, row(b.audio), row(mel_override.defined() ? mel_override : b.mel), row(b.t),
+                                  row(b.noise), noise_level_, loss_kind_)
+                       .item<double>();
+        }
+        return total;
+      };
+      sum = rows(mine, {});
+      if (gain) {
+        own = rows(mid, {});
+        other = rows(mid, make_batch(*valid_data_, partners, crop_, hop, n_mels, false).mel);
       }
     }
-    const auto all = group_.allgather(fmt::format("{:.17g}", sum), "validation gather");
-    double total = 0;
-    for (const auto& s : all) total += std::stod(s);
+    const auto all = group_.allgather(fmt::format("{:.17g} {:.17g} {:.17g}", sum, own, other), "validation gather");
+    double total = 0, own_total = 0, other_total = 0;
+    for (const auto& s : all) {
+      std::istringstream in(s);
+      double a = 0, b = 0, c = 0;
+      in >> a >> b >> c;
+      total += a;
+      own_total += b;
+      other_total += c;
+    }
     if (used == 0) return std::nan("");
     const double loss = total / static_cast<double>(used);
     if (rank_ == 0) {
-      std::cerr << fmt::format("step {:>8} | validation loss {:.5f} over {} held-out crops\n", step_, loss, used);
+      std::string gain_text;
+      if (gain && own_total > 0) {
+        const double g = other_total / own_total - 1;
+        gain_text = fmt::format("; conditioning gain {:+.1f}% (another utterance's mel, mid noise levels)", 100 * g);
+        events_->scalar("validation/conditioning_gain", step_, g);
+      }
+      std::cerr << fmt::format("step {:>8} | validation loss {:.5f} over {} held-out crops{}\n", step_, loss, used,
+                               gain_text);
       events_->scalar("validation/loss", step_, loss);
       events_->flush();
     }

@@ -176,7 +176,7 @@ TEST(Gpu, GraphedTrainingStepFollowsTheEagerStep) {
       const auto norm = clip_grad_norm(r.params, 1e9);
       if (std::isfinite(norm.item<double>())) {
         r.adam->step();
-        r.ema->update(r.params);
+        r.ema->update(r.params, r.adam->steps());
       }
       r.model->zero_grad(true);
       return torch::stack({loss.detach().to(torch::kDouble), norm.to(torch::kDouble)}).cpu();

@@ -211,7 +211,8 @@ TEST_F(TrainMpi, TensorBoardReadsTheEventFiles) {
   auto events = run_command(python + " " + source_path("tests/reference/read_events.py") + " " + run);
   ASSERT_EQ(events.status, 0) << events.output;
   for (const char* tag : {"train/loss", "train/grad_norm", "train/learning_rate", "train/audio_samples_per_second",
-                          "train/data_wait_seconds", "validation/loss", "validation/sample", "validation/spectrogram"})
+                          "train/data_wait_seconds", "validation/loss", "validation/conditioning_gain", "validation/sample",
+                          "validation/spectrogram"})
     EXPECT_NE(events.output.find(tag), std::string::npos) << tag << "\n" << events.output;
 }
 

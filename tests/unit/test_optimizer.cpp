@@ -37,10 +37,27 @@ TEST(Ema, MovesTowardTheWeights) {
   auto p = torch::zeros({2});
   Ema ema({p}, 0.9);
   p.fill_(1.0);
-  ema.update({p});
+  ema.update({p}, 1);
   EXPECT_NEAR(ema.weights()[0][0].item<float>(), 0.1f, 1e-7);
-  ema.update({p});
+  ema.update({p}, 2);
   EXPECT_NEAR(ema.weights()[0][0].item<float>(), 0.19f, 1e-6);
+}
+
+// With warm-up, update n uses min(decay, n / (n + 9)): 0.1, 2/11, 3/12, ... until the decay caps it.
+TEST(Ema, WarmUpFollowsTheWeightsEarly) {
+  auto p = torch::zeros({1}, torch::kDouble);
+  Ema ema({p}, 0.5, /*warmup=*/true);
+  double expected = 0;
+  for (int64_t n = 1; n <= 12; ++n) {
+    p.fill_(static_cast<double>(n));
+    ema.update({p}, n);
+    const double decay = std::min(0.5, double(n) / double(n + 9));
+    expected = decay * expected + (1 - decay) * double(n);
+    EXPECT_NEAR(ema.weights()[0][0].item<double>(), expected, 1e-12) << "update " << n;
+  }
+  EXPECT_DOUBLE_EQ(ema.decay_at(1), 0.1);
+  EXPECT_DOUBLE_EQ(ema.decay_at(100000), 0.5);
+  EXPECT_DOUBLE_EQ(Ema({p}, 0.9999).decay_at(1), 0.9999);  // without warm-up: the decay itself
 }
 
 TEST(LrSchedule, WarmupThenDecay) {
