@@ -150,10 +150,11 @@ diffwave_torch_prefix() {
 
 # The Python packages the reference tests run (tests/reference/; never the product): h5py reads
 # shards, tensorboard the event files, safetensors and numpy checkpoints, and lmnt-com/diffwave
-# 0.1.7 runs an export (without its dependencies, as the fixture script installs it). They go into
+# 0.1.7 runs an export, auraloss checks the STFT metrics (both without their dependencies: they
+# need only torch and numpy at run time). They go into
 # the LibTorch virtualenv, since lmnt's code needs torch. Exports DIFFWAVE_REFERENCE_PYTHON.
 DIFFWAVE_REFERENCE_PACKAGES="h5py==3.16.0 tensorboard==2.21.0 safetensors==0.8.0 numpy==2.4.6"
-DIFFWAVE_REFERENCE_NODEPS="diffwave==0.1.7"
+DIFFWAVE_REFERENCE_NODEPS="diffwave==0.1.7 auraloss==0.4.0"
 diffwave_reference_python() {
   diffwave_venv_ensure "$(diffwave_pins_check "$DIFFWAVE_TORCH_SPEC")" LibTorch "$DIFFWAVE_TORCH_SPEC"
   diffwave_venv_ensure "$(diffwave_pins_check $DIFFWAVE_REFERENCE_PACKAGES)" "reference packages" $DIFFWAVE_REFERENCE_PACKAGES

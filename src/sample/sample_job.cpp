@@ -19,7 +19,7 @@
 #include "sample/checkpoint_model.h"
 #include "sample/chunked_sampler.h"
 #include "sample/concurrent_batches.h"
-#include "sample/copy_metrics.h"
+#include "quality/vocoder_metrics.h"
 #include "sample/sample_inputs.h"
 
 namespace fs = std::filesystem;
@@ -54,35 +54,38 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string metrics_row(const std::string& id, const CopyMetrics& m) {
-  return fmt::format("{}\t{:.6f}\t{:.6f}\t{:.6f}\t{:.6f}", id, m.log_mel_l1_db, m.spectral_convergence,
-                     m.log_magnitude_l1, m.mr_stft());
+std::string metrics_row(const std::string& id, const VocoderMetrics& m) {
+  std::string row = id;
+  for (double v : m.values()) row += fmt::format("\t{:.6f}", v);
+  return row;
 }
 
 // Rank 0: the per-file rows in id order, then their mean; returns the summary line.
 std::string write_metrics(const std::string& path, std::vector<std::string> rows) {
   std::sort(rows.begin(), rows.end());
-  CopyMetrics mean;
+  std::vector<double> sums(VocoderMetrics::names().size(), 0.0);
   for (const auto& row : rows) {
     std::istringstream in(row);
     std::string id;
-    double mr = 0;
-    CopyMetrics m;
     std::getline(in, id, '\t');
-    in >> m.log_mel_l1_db >> m.spectral_convergence >> m.log_magnitude_l1 >> mr;
-    mean.log_mel_l1_db += m.log_mel_l1_db / double(rows.size());
-    mean.spectral_convergence += m.spectral_convergence / double(rows.size());
-    mean.log_magnitude_l1 += m.log_magnitude_l1 / double(rows.size());
+    for (auto& sum : sums) {
+      double v = 0;
+      in >> v;
+      sum += v / double(rows.size());
+    }
   }
+  const auto mean = VocoderMetrics::from_values(sums);
   std::ofstream out(path);
-  out << kMetricsHeader << "\n";
+  out << "id";
+  for (const auto& name : VocoderMetrics::names()) out << "\t" << name;
+  out << "\n";
   for (const auto& row : rows) out << row << "\n";
   out << metrics_row("mean", mean) << "\n";
   if (!out.flush()) throw Error(fmt::format("{}: cannot write the metrics", path));
   return fmt::format("copy synthesis, {} files: mean log-mel L1 {:.3f} dB, multi-resolution STFT {:.4f} (spectral "
-                     "convergence {:.4f} + log-magnitude L1 {:.4f}); per file in {}",
-                     rows.size(), mean.log_mel_l1_db, mean.mr_stft(), mean.spectral_convergence,
-                     mean.log_magnitude_l1, path);
+                     "convergence {:.4f} + log-magnitude L1 {:.4f}), envelope correlation {:.3f}; per file in {}",
+                     rows.size(), mean.log_mel_l1_db, mean.mr_stft.total(), mean.mr_stft.spectral_convergence,
+                     mean.mr_stft.log_magnitude_l1, mean.envelope_correlation, path);
 }
 
 }  // namespace
@@ -174,7 +177,7 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
       std::string metric;
       if (references[r].defined()) {  // copy synthesis: as long as the original
         row = row.slice(0, 0, std::min(row.size(0), references[r].size(0)));
-        metric = metrics_row(ids[r], copy_metrics(references[r], row, mel_of)) + "\n";
+        metric = metrics_row(ids[r], vocoder_metrics(references[r], row, mel_of)) + "\n";
       }
       row = row.contiguous();
       const auto path = fs::path(o.output) / (ids[r] + ".wav");

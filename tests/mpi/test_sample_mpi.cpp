@@ -127,7 +127,8 @@ TEST_F(SampleMpi, CopySynthesisWritesMetrics) {
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 10u);
-  EXPECT_EQ(lines[0], "id\tlog_mel_l1_db\tspectral_convergence\tlog_magnitude_l1\tmr_stft");
+  EXPECT_EQ(lines[0], "id\tlog_mel_l1_db\tmr_stft\tspectral_convergence\tlog_magnitude_l1\tenvelope_correlation\t"
+                      "mr_stft_quarter_hop");
   EXPECT_EQ(lines[1].substr(0, 7), "utt100\t");
   EXPECT_EQ(lines[9].substr(0, 5), "mean\t");
   for (unsigned i = 0; i < 8; ++i) {  // as long as the originals
