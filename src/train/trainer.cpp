@@ -22,6 +22,7 @@
 #include "dist/process_group.h"
 #include "dist/group_watch.h"
 #include "model/diffwave.h"
+#include "quality/vocoder_metrics.h"
 #include "train/batch_loader.h"
 #include "train/batch_plan.h"
 #include "train/checkpoint.h"
@@ -408,7 +409,9 @@ class Trainer {
     return loss;
   }
 
-  // A short fast-schedule sample of the first held-out utterance, with its spectrogram.
+  // Validation synthesis: a fast-schedule sample of the first held-out utterance (up to 2 s) from
+  // the EMA weights, logged as audio and spectrogram and, for a conditional model, scored against
+  // the utterance's own audio with the vocoder metrics (TensorBoard quality/*, a progress line).
   void log_audio() {
     if (valid_data_->size() == 0) return;
     torch::NoGradGuard no_grad;
@@ -421,24 +424,43 @@ class Trainer {
       plan = SamplerPlan::full(schedule);
     }
     const int hop = config_.audio.hop_samples, n_mels = config_.audio.n_mels;
-    at::Tensor mel;
+    at::Tensor mel, truth;
     int64_t length = config_.train.audio_len;
     if (!unconditional_) {
       const int64_t frames = std::min<int64_t>(valid_data_->frames(0), 2 * config_.audio.sample_rate / hop);
       std::vector<float> audio(static_cast<size_t>(frames * hop)), m(static_cast<size_t>(frames * n_mels));
       valid_data_->read_crop(0, 0, frames, audio.data(), m.data());
       mel = at::from_blob(m.data(), {1, n_mels, frames}, at::kFloat).clone().to(device_);
+      truth = at::from_blob(audio.data(), {frames * hop}, at::kFloat).clone();
       length = frames * hop;
+    }
+    // The EMA weights stand in for the training weights during the synthesis, then step back.
+    std::vector<at::Tensor> training;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      training.push_back(params_[i].detach().clone());
+      params_[i].detach().copy_(ema_->weights()[i]);
     }
     std::vector<at::Generator> gen{at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.train.seed))};
     auto audio = sample(model_, plan, mel, 1, length, per_row_noise(gen), at::TensorOptions().dtype(at::kFloat).device(device_))
                      .cpu()
                      .contiguous();
+    for (size_t i = 0; i < params_.size(); ++i) params_[i].detach().copy_(training[i]);
     std::vector<float> samples(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
     events_->audio("validation/sample", step_, samples, config_.audio.sample_rate);
-    const auto spec = MelSpectrogram(config_.audio)(audio[0]).contiguous();
+    const MelSpectrogram mel_of(config_.audio);
+    const auto spec = mel_of(audio[0]).contiguous();
     std::vector<float> s(spec.data_ptr<float>(), spec.data_ptr<float>() + spec.numel());
     events_->spectrogram("validation/spectrogram", step_, s, static_cast<int>(spec.size(0)), static_cast<int>(spec.size(1)));
+    if (truth.defined()) {
+      const auto m = vocoder_metrics(truth, audio[0], mel_of);
+      const auto names = VocoderMetrics::names();
+      const auto values = m.values();
+      for (size_t i = 0; i < names.size(); ++i) events_->scalar("quality/" + names[i], step_, values[i]);
+      std::cerr << fmt::format("step {:>8} | validation synthesis (EMA weights, {} steps, {:.1f} s): MR-STFT {:.3f}, "
+                               "log-mel L1 {:.2f} dB, envelope correlation {:.3f}\n",
+                               step_, plan.steps(), double(length) / config_.audio.sample_rate, m.mr_stft.total(),
+                               m.log_mel_l1_db, m.envelope_correlation);
+    }
     events_->flush();
   }
 

@@ -212,6 +212,7 @@ TEST_F(TrainMpi, TensorBoardReadsTheEventFiles) {
   ASSERT_EQ(events.status, 0) << events.output;
   for (const char* tag : {"train/loss", "train/grad_norm", "train/learning_rate", "train/audio_samples_per_second",
                           "train/data_wait_seconds", "validation/loss", "validation/conditioning_gain", "validation/sample",
+                          "quality/mr_stft", "quality/envelope_correlation", "quality/log_mel_l1_db",
                           "validation/spectrogram"})
     EXPECT_NE(events.output.find(tag), std::string::npos) << tag << "\n" << events.output;
 }
