@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <limits>
 #include <mutex>
 #include <utility>
 
@@ -88,6 +89,7 @@ std::vector<std::string> H5File::members(const std::string& group) const {
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     ssize_t len = H5Lget_name_by_idx(g.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    if (len < 0) throw DataError(fmt::format("{}: cannot list group '{}' (corrupt?)", path_, group));
     std::string name(static_cast<size_t>(len), '\0');
     H5Lget_name_by_idx(g.id, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), len + 1, H5P_DEFAULT);
     names.push_back(name);
@@ -101,18 +103,43 @@ std::vector<int64_t> H5File::shape(const std::string& dataset) const {
   if (d.id < 0) throw DataError(fmt::format("{}: '{}' is not a dataset", path_, dataset));
   Handle space{H5Dget_space(d.id), H5Sclose};
   const int rank = H5Sget_simple_extent_ndims(space.id);
+  if (rank < 0) throw DataError(fmt::format("{}: dataset '{}' has no readable shape (corrupt?)", path_, dataset));
   std::vector<hsize_t> dims(static_cast<size_t>(rank));
   H5Sget_simple_extent_dims(space.id, dims.data(), nullptr);
+  for (auto d : dims)
+    if (d > static_cast<hsize_t>(std::numeric_limits<int64_t>::max()))
+      throw DataError(fmt::format("{}: dataset '{}' claims a dimension of {}", path_, dataset, d));
   return std::vector<int64_t>(dims.begin(), dims.end());
 }
+
+// Elements of a dataset or attribute of shape `dims`, each `size` bytes; throws naming it when
+// they would not fit in memory's address space.
+size_t H5File::elements(const std::vector<int64_t>& dims, size_t size, const std::string& what) const {
+  size_t count = 1;
+  for (auto d : dims)
+    if (__builtin_mul_overflow(count, static_cast<size_t>(d), &count))
+      throw DataError(fmt::format("{}: {} is too large to read", path_, what));
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(count, size, &bytes) || bytes > static_cast<size_t>(std::numeric_limits<ptrdiff_t>::max()))
+    throw DataError(fmt::format("{}: {} is too large to read", path_, what));
+  return count;
+}
+
+namespace {
+bool is_numeric(hid_t type) {
+  const auto c = H5Tget_class(type);
+  return c == H5T_INTEGER || c == H5T_FLOAT;
+}
+}  // namespace
 
 template <class T>
 std::vector<T> H5File::read(const std::string& dataset, int64_t mem_type, std::vector<int64_t>* shape_out) const {
   const auto dims = shape(dataset);
-  size_t count = 1;
-  for (auto d : dims) count *= static_cast<size_t>(d);
-  std::vector<T> data(count);
+  const size_t count = elements(dims, sizeof(T), fmt::format("dataset '{}'", dataset));
   Handle d{H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose};
+  Handle type{H5Dget_type(d.id), H5Tclose};
+  if (!is_numeric(type.id)) throw DataError(fmt::format("{}: dataset '{}' does not hold numbers", path_, dataset));
+  std::vector<T> data(count);
   if (count > 0 && H5Dread(d.id, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
     throw DataError(fmt::format("{}: cannot read dataset '{}' (corrupt, or not numeric)", path_, dataset));
   if (shape_out) *shape_out = dims;
@@ -157,7 +184,8 @@ std::vector<std::string> H5File::read_strings(const std::string& dataset) const 
     return out;
   }
   const size_t width = H5Tget_size(type.id);
-  std::string buffer(n * width, '\0');
+  if (width == 0) throw DataError(fmt::format("{}: cannot read strings '{}'", path_, dataset));
+  std::string buffer(elements(dims, width, fmt::format("dataset '{}'", dataset)) * width, '\0');
   if (H5Dread(d.id, type.id, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
     throw DataError(fmt::format("{}: cannot read strings '{}'", path_, dataset));
   for (size_t i = 0; i < n; ++i) {
@@ -169,14 +197,14 @@ std::vector<std::string> H5File::read_strings(const std::string& dataset) const 
 
 std::vector<float> H5File::read_float_rows(const std::string& dataset, int64_t first, int64_t count) const {
   const auto dims = shape(dataset);
-  if (dims.empty() || first < 0 || count < 0 || first + count > dims[0])
+  if (dims.empty() || first < 0 || count < 0 || first > dims[0] || count > dims[0] - first)
     throw DataError(fmt::format("{}: rows [{}, {}) are outside dataset '{}' ({} rows)", path_, first,
                                 first + count, dataset, dims.empty() ? 0 : dims[0]));
   std::vector<hsize_t> start(dims.size(), 0), extent(dims.begin(), dims.end());
   start[0] = static_cast<hsize_t>(first);
   extent[0] = static_cast<hsize_t>(count);
-  size_t total = 1;
-  for (auto e : extent) total *= e;
+  const size_t total = elements(std::vector<int64_t>(extent.begin(), extent.end()), sizeof(float),
+                                fmt::format("rows [{}, {}) of '{}'", first, first + count, dataset));
   std::vector<float> out(total);
   if (total == 0) return out;
   Handle d{H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose};
@@ -328,14 +356,22 @@ bool H5File::has_attribute(const std::string& object, const std::string& name) c
   return exists(object) && H5Aexists_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
+size_t H5File::attribute_points(int64_t attribute, const std::string& object, const std::string& name) const {
+  Handle space{H5Aget_space(attribute), H5Sclose};
+  const hssize_t n = H5Sget_simple_extent_npoints(space.id);
+  if (n < 0) throw DataError(fmt::format("{}: attribute '{}' of '{}' has no readable shape", path_, name, object));
+  return static_cast<size_t>(n);
+}
+
 template <class T>
 std::vector<T> H5File::read_attribute(const std::string& object, const std::string& name, int64_t mem_type) const {
   if (!has_attribute(object, name))
     throw DataError(fmt::format("{}: '{}' has no attribute '{}'", path_, object, name));
   Handle a{H5Aopen_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
-  Handle space{H5Aget_space(a.id), H5Sclose};
-  const hssize_t n = H5Sget_simple_extent_npoints(space.id);
-  std::vector<T> values(static_cast<size_t>(n));
+  Handle type{H5Aget_type(a.id), H5Tclose};
+  if (!is_numeric(type.id))
+    throw DataError(fmt::format("{}: attribute '{}' of '{}' is not a number", path_, name, object));
+  std::vector<T> values(attribute_points(a.id, object, name));
   if (H5Aread(a.id, mem_type, values.data()) < 0)
     throw DataError(fmt::format("{}: cannot read attribute '{}' of '{}' as a number", path_, name, object));
   return values;
@@ -358,6 +394,9 @@ std::string H5File::attribute_string(const std::string& object, const std::strin
   Handle type{H5Aget_type(a.id), H5Tclose};
   if (H5Tget_class(type.id) != H5T_STRING)
     throw DataError(fmt::format("{}: attribute '{}' of '{}' is not a string", path_, name, object));
+  const size_t points = attribute_points(a.id, object, name);
+  if (points != 1)
+    throw DataError(fmt::format("{}: attribute '{}' of '{}' holds {} strings, not one", path_, name, object, points));
   if (H5Tis_variable_str(type.id) > 0) {
     Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
     H5Tset_size(mem.id, H5T_VARIABLE);
@@ -370,6 +409,7 @@ std::string H5File::attribute_string(const std::string& object, const std::strin
     return out;
   }
   const size_t size = H5Tget_size(type.id);
+  if (size == 0) throw DataError(fmt::format("{}: cannot read attribute '{}' of '{}'", path_, name, object));
   std::string out(size, '\0');
   if (H5Aread(a.id, type.id, out.data()) < 0)
     throw DataError(fmt::format("{}: cannot read attribute '{}' of '{}'", path_, name, object));
