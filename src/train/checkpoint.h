@@ -24,6 +24,8 @@ struct Checkpoint {
 };
 
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+// Checks the whole header (dtypes, shapes, byte ranges inside the file and apart, string
+// metadata) before allocating a tensor; throws DataError naming the file and the tensor or key.
 Checkpoint read_checkpoint(const std::string& path);
 
 // A run's checkpoints: <run_dir>/checkpoints/step-<N>.safetensors, a `latest` pointer file

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <zlib.h>
+
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "common/error.h"
 #include "train/checkpoint.h"
@@ -100,4 +103,70 @@ TEST(CheckpointStore, InterruptedWriteLeavesThePreviousCheckpointUsable) {
   ASSERT_TRUE(latest);
   EXPECT_EQ(*latest, run + "/checkpoints/step-000000005.safetensors");
   EXPECT_NO_THROW(read_checkpoint(*latest));
+}
+
+namespace {
+
+// The checkpoint layout written by hand: `header` (with metadata naming the format and the CRC-32
+// of `checksummed`, the bytes the reader checksums, unless it has metadata), then `data`.
+// `pad` more spaces end the header.
+std::string write_raw(const std::string& path, nlohmann::json header, const std::string& data,
+                      const std::string& checksummed, size_t pad = 0) {
+  if (header.is_object() && !header.contains("__metadata__"))
+    header["__metadata__"] = {
+        {"format", kCheckpointFormat},
+        {"data_crc32", std::to_string(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(checksummed.data()),
+                                            static_cast<uInt>(checksummed.size())))}};
+  std::string text = header.dump() + std::string(pad, ' ');
+  text.resize((text.size() + 7) / 8 * 8, ' ');
+  const uint64_t length = text.size();
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(&length), 8);
+  out << text << data;
+  return path;
+}
+
+void expect_refused(const std::string& path, const std::string& names) {
+  try {
+    read_checkpoint(path);
+    ADD_FAILURE() << path << " was read; expected an error naming " << names;
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(names), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+// Every header that does not describe its data is refused naming the file and the tensor or key,
+// before anything the size of a tensor is allocated.
+TEST(Checkpoint, AHeaderThatDoesNotDescribeItsDataIsRefused) {
+  using nlohmann::json;
+  const auto dir = fresh_dir("header");
+  const std::string data(32, '\x01');
+  const auto f32 = [](json shape, json offsets) { return json{{"dtype", "F32"}, {"shape", shape}, {"data_offsets", offsets}}; };
+  auto path = [&](const std::string& name) { return dir + "/" + name + ".safetensors"; };
+  expect_refused(write_raw(path("one-offset"), {{"w", f32({4}, {0})}}, data, data.substr(0, 16)), "'w'");
+  expect_refused(write_raw(path("no-shape"), {{"w", {{"dtype", "F32"}, {"data_offsets", {0, 16}}}}}, data, data), "'w'");
+  expect_refused(write_raw(path("no-dtype"), {{"w", {{"shape", {4}}, {"data_offsets", {0, 16}}}}}, data, data), "'w'");
+  expect_refused(write_raw(path("not-an-entry"), {{"w", 5}}, data, data), "'w'");
+  expect_refused(write_raw(path("unknown-dtype"), {{"w", {{"dtype", "Q7"}, {"shape", {4}}, {"data_offsets", {0, 16}}}}},
+                           data, data),
+                 "'w'");
+  expect_refused(write_raw(path("64-gib"), {{"w", f32({int64_t{17179869184}}, {0, 16})}}, data, data), "'w'");
+  expect_refused(write_raw(path("negative"), {{"w", f32({-1}, {0, 16})}}, data, data), "'w'");
+  expect_refused(write_raw(path("overflow"), {{"w", f32({int64_t{1} << 62, 4}, {0, 16})}}, data, data), "'w'");
+  expect_refused(write_raw(path("fraction"), {{"w", f32({4.5}, {0, 16})}}, data, data), "'w'");
+  // Two tensors over the same bytes, with a CRC that matches what a reader checksums.
+  expect_refused(write_raw(path("overlap"), {{"a", f32({4}, {0, 16})}, {"b", f32({4}, {8, 24})}}, data,
+                           data.substr(0, 16) + data.substr(8, 16)),
+                 "'b'");
+  // Offsets that wrap past 2^64 back into the header (whose last bytes are spaces).
+  const uint64_t top = ~uint64_t{0};
+  expect_refused(write_raw(path("wrap"), {{"w", f32({4}, {top - 16, top})}}, data, std::string(16, ' '), 24), "'w'");
+  expect_refused(write_raw(path("past-end"), {{"w", f32({16}, {0, 64})}}, data, data), "'w'");
+  // Metadata must be strings.
+  expect_refused(write_raw(path("meta"), {{"__metadata__", {{"format", 1}}}}, data, data), "'format'");
+  expect_refused(write_raw(path("meta-list"), {{"__metadata__", {1, 2}}}, data, data), "__metadata__");
+  expect_refused(write_raw(path("array"), json::array({1, 2}), data, data), "header");
 }
