@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 #include <zlib.h>
@@ -81,13 +82,24 @@ void atomic_write(const std::string& path, const std::vector<std::pair<const voi
 
 const at::Tensor& Checkpoint::tensor(const std::string& name) const {
   auto it = tensors.find(name);
-  if (it == tensors.end()) throw DataError(fmt::format("checkpoint has no tensor '{}'", name));
+  if (it == tensors.end()) throw DataError(fmt::format("{}: no tensor '{}'", path.empty() ? "checkpoint" : path, name));
   return it->second;
+}
+
+const at::Tensor& Checkpoint::tensor_like(const std::string& name, const at::Tensor& like) const {
+  const auto& t = tensor(name);
+  if (!t.sizes().equals(like.sizes()) || t.scalar_type() != like.scalar_type())
+    throw DataError(fmt::format("{}: tensor '{}' is {} of shape [{}], but {} of shape [{}] is expected here",
+                                path.empty() ? "checkpoint" : path, name, c10::toString(t.scalar_type()),
+                                fmt::join(t.sizes(), ", "), c10::toString(like.scalar_type()),
+                                fmt::join(like.sizes(), ", ")));
+  return t;
 }
 
 const std::string& Checkpoint::meta(const std::string& key) const {
   auto it = metadata.find(key);
-  if (it == metadata.end()) throw DataError(fmt::format("checkpoint has no metadata '{}'", key));
+  if (it == metadata.end())
+    throw DataError(fmt::format("{}: no metadata '{}'", path.empty() ? "checkpoint" : path, key));
   return it->second;
 }
 
@@ -181,6 +193,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   }
   if (!header.is_object()) throw DataError(fmt::format("{}: the checkpoint header is not a JSON object", path));
   Checkpoint ck;
+  ck.path = path;
   if (const auto meta = header.find("__metadata__"); meta != header.end()) {
     if (!meta->is_object()) throw DataError(fmt::format("{}: __metadata__ is not an object of strings", path));
     for (const auto& [k, v] : meta->items()) {

@@ -18,8 +18,11 @@ inline constexpr const char* kCheckpointFormat = "diffwave-cpp-checkpoint-1";
 struct Checkpoint {
   std::map<std::string, at::Tensor> tensors;         // CPU tensors, by name
   std::map<std::string, std::string> metadata;       // step, config, world size, ...
+  std::string path;                                  // the file it was read from, for messages
 
   const at::Tensor& tensor(const std::string& name) const;  // throws DataError naming it
+  // tensor(name), which must have the shape and dtype of `like`; throws DataError naming both.
+  const at::Tensor& tensor_like(const std::string& name, const at::Tensor& like) const;
   const std::string& meta(const std::string& key) const;    // throws DataError naming it
 };
 
