@@ -1,7 +1,9 @@
-// Shards from elsewhere: attributes of the wrong shape or type. Damaged files are made with
-// HDF5's C API directly (the library itself never writes them), so these tests need hdf5.h:
-// Debian keeps it in hdf5/serial/.
+// Shards from elsewhere: attributes of the wrong shape or type, and an index whose sums wrap.
+// Damaged files are made with HDF5's C API directly (the library itself never writes them), so
+// these tests need hdf5.h: Debian keeps it in hdf5/serial/.
 #include <gtest/gtest.h>
+
+#include <limits>
 
 #include "common/error.h"
 #include "data/shard_format.h"
@@ -68,6 +70,27 @@ void replace_with_string_array(const std::string& path, const char* name, size_t
   H5Tclose(type);
   H5Fclose(file);
 }
+
+// Replaces a 1-D dataset by `count` elements at `data` (`mem_type` in memory, `file_type` stored).
+void replace_dataset(hid_t file, const char* name, hid_t file_type, hid_t mem_type, const void* data, hsize_t count) {
+  H5Ldelete(file, name, H5P_DEFAULT);
+  const hid_t space = H5Screate_simple(1, &count, nullptr);
+  const hid_t d = H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  EXPECT_GE(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+  H5Dclose(d);
+  H5Sclose(space);
+}
+void replace_dataset(hid_t file, const char* name, const std::vector<int64_t>& values) {
+  replace_dataset(file, name, H5T_STD_I64LE, H5T_NATIVE_INT64, values.data(), values.size());
+}
+void replace_dataset(hid_t file, const char* name, const std::vector<std::string>& ids) {
+  std::vector<const char*> pointers;
+  for (const auto& id : ids) pointers.push_back(id.c_str());
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  replace_dataset(file, name, type, type, pointers.data(), ids.size());
+  H5Tclose(type);
+}
 #endif
 
 }  // namespace
@@ -89,5 +112,44 @@ TEST(ShardHostile, AStringAttributeOfManyElementsIsRefusedNamingIt) {
   write_shard(path, c, 4096);
   replace_with_string_array(path, "sample_rate", 1, 0);
   expect_refused(path, c, "sample_rate");
+#endif
+}
+
+// Lengths near 2^63 whose running sums wrap to exactly the sizes of /audio and /mel.
+TEST(ShardHostile, IndexSumsThatWrapAreRefused) {
+#ifndef DIFFWAVE_TEST_HDF5
+  GTEST_SKIP() << "hdf5.h not found: cannot make the damaged shard";
+#else
+  TempDir dir;
+  Config c;
+  const auto path = dir / "wrap.h5";
+  write_shard(path, c, 256, 514);
+  const int64_t huge = std::numeric_limits<int64_t>::max() - 255;  // 2^63 - 256: 2^55 frames
+  std::vector<std::string> ids;
+  std::vector<int64_t> lengths, frames, audio_offsets, mel_offsets, validation;
+  uint64_t audio_end = 0, mel_end = 0;
+  for (int i = 0; i <= 512; ++i) {
+    const int64_t length = i < 512 ? huge : (int64_t{1} << 17) + 256;
+    ids.push_back("u" + std::to_string(i));
+    lengths.push_back(length);
+    frames.push_back(mel_frames_for(length, 256));
+    audio_offsets.push_back(static_cast<int64_t>(audio_end));
+    mel_offsets.push_back(static_cast<int64_t>(mel_end));
+    validation.push_back(0);
+    audio_end += static_cast<uint64_t>(length);
+    mel_end += static_cast<uint64_t>(frames.back());
+  }
+  ASSERT_EQ(audio_end, 256u);  // what /audio holds
+  ASSERT_EQ(mel_end, 514u);    // what /mel holds
+  const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(file, 0);
+  replace_dataset(file, "/index/id", ids);
+  replace_dataset(file, "/index/audio_offset", audio_offsets);
+  replace_dataset(file, "/index/audio_length", lengths);
+  replace_dataset(file, "/index/mel_offset", mel_offsets);
+  replace_dataset(file, "/index/mel_frames", frames);
+  replace_dataset(file, "/index/validation", validation);
+  H5Fclose(file);
+  expect_refused(path, c, "index entry 0 ('u0')");
 #endif
 }
