@@ -14,11 +14,28 @@ namespace diffwave {
 
 namespace {
 
-// HDF5 prints its own error stack to stderr by default; we raise DataError instead.
-void silence_hdf5() {
-  static std::once_flag once;
-  std::call_once(once, [] { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); });
-}
+// Every call into HDF5 in this program goes through this file, under this lock: the trainer
+// reads validation shards on its main thread while the batch loader reads training shards, and
+// the HDF5 builds of many cluster modules are not thread-safe. We lock always, not only when
+// H5is_library_threadsafe() says no: a thread-safe HDF5 serialises every API call behind one
+// global lock of its own, so ours takes no concurrency away, and every build runs the same code.
+// Recursive: methods call each other. It also turns HDF5's error report on stderr off on each
+// thread that calls in (a thread-safe HDF5 keeps one error stack, with printing on, per thread);
+// we raise DataError instead.
+class Hdf5Lock {
+ public:
+  Hdf5Lock() : lock_(mutex()) {
+    thread_local bool silenced = false;
+    if (!silenced) silenced = H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr) >= 0;
+  }
+
+ private:
+  static std::recursive_mutex& mutex() {
+    static std::recursive_mutex m;
+    return m;
+  }
+  std::lock_guard<std::recursive_mutex> lock_;
+};
 
 // Closes an HDF5 handle of any kind when it goes out of scope.
 struct Handle {
@@ -32,20 +49,21 @@ struct Handle {
 }  // namespace
 
 H5File H5File::open(const std::string& path) {
-  silence_hdf5();
+  const Hdf5Lock lock;
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) throw DataError(fmt::format("{}: cannot open as HDF5 (missing, unreadable or not HDF5)", path));
   return H5File(id, path);
 }
 
 H5File H5File::create(const std::string& path) {
-  silence_hdf5();
+  const Hdf5Lock lock;
   hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (id < 0) throw DataError(fmt::format("{}: cannot create HDF5 file (folder missing or not writable?)", path));
   return H5File(id, path);
 }
 
 void H5File::close() {
+  const Hdf5Lock lock;
   if (id_ < 0) return;
   const hid_t id = std::exchange(id_, -1);
   const herr_t flushed = H5Fflush(id, H5F_SCOPE_LOCAL);
@@ -56,6 +74,7 @@ void H5File::close() {
 H5File::H5File(H5File&& o) noexcept : id_(std::exchange(o.id_, -1)), path_(std::move(o.path_)) {}
 
 H5File& H5File::operator=(H5File&& o) noexcept {
+  const Hdf5Lock lock;
   if (this != &o) {
     if (id_ >= 0) H5Fclose(id_);
     id_ = std::exchange(o.id_, -1);
@@ -65,10 +84,12 @@ H5File& H5File::operator=(H5File&& o) noexcept {
 }
 
 H5File::~H5File() {
+  const Hdf5Lock lock;
   if (id_ >= 0) H5Fclose(id_);
 }
 
 bool H5File::exists(const std::string& object) const {
+  const Hdf5Lock lock;
   if (object == "/") return true;
   // Each component must exist before H5Lexists may be asked about the next one.
   size_t pos = 0;
@@ -82,6 +103,7 @@ bool H5File::exists(const std::string& object) const {
 }
 
 std::vector<std::string> H5File::members(const std::string& group) const {
+  const Hdf5Lock lock;
   Handle g{H5Gopen2(id_, group.c_str(), H5P_DEFAULT), H5Gclose};
   if (g.id < 0) throw DataError(fmt::format("{}: no group '{}'", path_, group));
   H5G_info_t info;
@@ -98,6 +120,7 @@ std::vector<std::string> H5File::members(const std::string& group) const {
 }
 
 std::vector<int64_t> H5File::shape(const std::string& dataset) const {
+  const Hdf5Lock lock;
   if (!exists(dataset)) throw DataError(fmt::format("{}: no dataset '{}'", path_, dataset));
   Handle d{H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose};
   if (d.id < 0) throw DataError(fmt::format("{}: '{}' is not a dataset", path_, dataset));
@@ -134,6 +157,7 @@ bool is_numeric(hid_t type) {
 
 template <class T>
 std::vector<T> H5File::read(const std::string& dataset, int64_t mem_type, std::vector<int64_t>* shape_out) const {
+  const Hdf5Lock lock;
   const auto dims = shape(dataset);
   const size_t count = elements(dims, sizeof(T), fmt::format("dataset '{}'", dataset));
   Handle d{H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose};
@@ -147,16 +171,20 @@ std::vector<T> H5File::read(const std::string& dataset, int64_t mem_type, std::v
 }
 
 std::vector<float> H5File::read_float(const std::string& dataset, std::vector<int64_t>* shape) const {
+  const Hdf5Lock lock;
   return read<float>(dataset, H5T_NATIVE_FLOAT, shape);
 }
 std::vector<double> H5File::read_double(const std::string& dataset, std::vector<int64_t>* shape) const {
+  const Hdf5Lock lock;
   return read<double>(dataset, H5T_NATIVE_DOUBLE, shape);
 }
 std::vector<int64_t> H5File::read_int64(const std::string& dataset, std::vector<int64_t>* shape) const {
+  const Hdf5Lock lock;
   return read<int64_t>(dataset, H5T_NATIVE_INT64, shape);
 }
 
 std::vector<std::string> H5File::read_strings(const std::string& dataset) const {
+  const Hdf5Lock lock;
   const auto dims = shape(dataset);
   if (dims.size() != 1) throw DataError(fmt::format("{}: '{}' is not a 1-D list of strings", path_, dataset));
   Handle d{H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose};
@@ -196,6 +224,7 @@ std::vector<std::string> H5File::read_strings(const std::string& dataset) const 
 }
 
 std::vector<float> H5File::read_float_rows(const std::string& dataset, int64_t first, int64_t count) const {
+  const Hdf5Lock lock;
   const auto dims = shape(dataset);
   if (dims.empty() || first < 0 || count < 0 || first > dims[0] || count > dims[0] - first)
     throw DataError(fmt::format("{}: rows [{}, {}) are outside dataset '{}' ({} rows)", path_, first,
@@ -245,6 +274,7 @@ Handle intermediate_groups() {
 
 void H5File::create_growing(const std::string& dataset, Type type, const std::vector<int64_t>& row_shape,
                             int64_t chunk_rows, bool gzip) {
+  const Hdf5Lock lock;
   std::vector<hsize_t> dims{0}, max_dims{H5S_UNLIMITED}, chunk{static_cast<hsize_t>(std::max<int64_t>(chunk_rows, 1))};
   for (auto r : row_shape) {
     dims.push_back(static_cast<hsize_t>(r));
@@ -266,6 +296,7 @@ void H5File::create_growing(const std::string& dataset, Type type, const std::ve
 }
 
 void H5File::append_rows(const std::string& dataset, int64_t mem_type, const void* data, int64_t rows) {
+  const Hdf5Lock lock;
   if (rows <= 0) return;
   Handle d{H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose};
   if (d.id < 0) throw DataError(fmt::format("{}: no dataset '{}' to append to", path_, dataset));
@@ -289,13 +320,16 @@ void H5File::append_rows(const std::string& dataset, int64_t mem_type, const voi
 }
 
 void H5File::append(const std::string& dataset, const int16_t* data, int64_t rows) {
+  const Hdf5Lock lock;
   append_rows(dataset, H5T_NATIVE_INT16, data, rows);
 }
 void H5File::append(const std::string& dataset, const float* data, int64_t rows) {
+  const Hdf5Lock lock;
   append_rows(dataset, H5T_NATIVE_FLOAT, data, rows);
 }
 
 void H5File::write_1d(const std::string& dataset, int64_t file_type, int64_t mem_type, const void* data, size_t count) {
+  const Hdf5Lock lock;
   const hsize_t dims[1] = {static_cast<hsize_t>(count)};
   Handle space{H5Screate_simple(1, dims, nullptr), H5Sclose};
   Handle links = intermediate_groups();
@@ -307,9 +341,11 @@ void H5File::write_1d(const std::string& dataset, int64_t file_type, int64_t mem
 }
 
 void H5File::write(const std::string& dataset, const std::vector<int64_t>& values) {
+  const Hdf5Lock lock;
   write_1d(dataset, H5T_STD_I64LE, H5T_NATIVE_INT64, values.data(), values.size());
 }
 void H5File::write(const std::string& dataset, const std::vector<int8_t>& values) {
+  const Hdf5Lock lock;
   write_1d(dataset, H5T_STD_I8LE, H5T_NATIVE_INT8, values.data(), values.size());
 }
 
@@ -323,6 +359,7 @@ Handle utf8_string_type() {
 }  // namespace
 
 void H5File::write_strings(const std::string& dataset, const std::vector<std::string>& values) {
+  const Hdf5Lock lock;
   std::vector<const char*> raw;
   raw.reserve(values.size());
   for (const auto& v : values) raw.push_back(v.c_str());
@@ -331,6 +368,7 @@ void H5File::write_strings(const std::string& dataset, const std::vector<std::st
 }
 
 void H5File::write_attribute(const std::string& object, const std::string& name, int64_t type, const void* value) {
+  const Hdf5Lock lock;
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
   if (H5Aexists_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0)
     H5Adelete_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT);
@@ -341,22 +379,27 @@ void H5File::write_attribute(const std::string& object, const std::string& name,
 }
 
 void H5File::set_attribute(const std::string& object, const std::string& name, int64_t value) {
+  const Hdf5Lock lock;
   write_attribute(object, name, H5T_NATIVE_INT64, &value);
 }
 void H5File::set_attribute(const std::string& object, const std::string& name, double value) {
+  const Hdf5Lock lock;
   write_attribute(object, name, H5T_NATIVE_DOUBLE, &value);
 }
 void H5File::set_attribute(const std::string& object, const std::string& name, const std::string& value) {
+  const Hdf5Lock lock;
   Handle type = utf8_string_type();
   const char* raw = value.c_str();
   write_attribute(object, name, type.id, &raw);
 }
 
 bool H5File::has_attribute(const std::string& object, const std::string& name) const {
+  const Hdf5Lock lock;
   return exists(object) && H5Aexists_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
 }
 
 size_t H5File::attribute_points(int64_t attribute, const std::string& object, const std::string& name) const {
+  const Hdf5Lock lock;
   Handle space{H5Aget_space(attribute), H5Sclose};
   const hssize_t n = H5Sget_simple_extent_npoints(space.id);
   if (n < 0) throw DataError(fmt::format("{}: attribute '{}' of '{}' has no readable shape", path_, name, object));
@@ -365,6 +408,7 @@ size_t H5File::attribute_points(int64_t attribute, const std::string& object, co
 
 template <class T>
 std::vector<T> H5File::read_attribute(const std::string& object, const std::string& name, int64_t mem_type) const {
+  const Hdf5Lock lock;
   if (!has_attribute(object, name))
     throw DataError(fmt::format("{}: '{}' has no attribute '{}'", path_, object, name));
   Handle a{H5Aopen_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
@@ -378,16 +422,19 @@ std::vector<T> H5File::read_attribute(const std::string& object, const std::stri
 }
 
 int64_t H5File::attribute_int(const std::string& object, const std::string& name) const {
+  const Hdf5Lock lock;
   auto v = read_attribute<int64_t>(object, name, H5T_NATIVE_INT64);
   if (v.size() != 1) throw DataError(fmt::format("{}: attribute '{}' of '{}' is not a scalar", path_, name, object));
   return v[0];
 }
 
 std::vector<double> H5File::attribute_doubles(const std::string& object, const std::string& name) const {
+  const Hdf5Lock lock;
   return read_attribute<double>(object, name, H5T_NATIVE_DOUBLE);
 }
 
 std::string H5File::attribute_string(const std::string& object, const std::string& name) const {
+  const Hdf5Lock lock;
   if (!has_attribute(object, name))
     throw DataError(fmt::format("{}: '{}' has no attribute '{}'", path_, object, name));
   Handle a{H5Aopen_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose};

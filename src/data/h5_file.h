@@ -1,5 +1,6 @@
 // A small RAII view of an HDF5 file: typed reads and writes of datasets and attributes by path,
-// with errors that name the file and the object. Used for shards and reference fixtures. The
+// with errors that name the file and the object. Used for shards and reference fixtures. Every
+// HDF5 call of the program is made here, one thread at a time (h5_file.cpp says why), and the
 // type, rank and size of what is read are checked before it is read. No LibTorch here.
 #pragma once
 #include <cstdint>

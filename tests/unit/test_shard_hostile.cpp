@@ -1,9 +1,11 @@
-// Shards from elsewhere: attributes of the wrong shape or type, and an index whose sums wrap.
-// Damaged files are made with HDF5's C API directly (the library itself never writes them), so
-// these tests need hdf5.h: Debian keeps it in hdf5/serial/.
+// Shards from elsewhere: attributes of the wrong shape or type, an index whose sums wrap, and
+// HDF5 used from two threads. Damaged files are made with HDF5's C API directly (the library
+// itself never writes them), so these tests need hdf5.h: Debian keeps it in hdf5/serial/.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <limits>
+#include <thread>
 
 #include "common/error.h"
 #include "data/shard_format.h"
@@ -152,4 +154,47 @@ TEST(ShardHostile, IndexSumsThatWrapAreRefused) {
   H5Fclose(file);
   expect_refused(path, c, "index entry 0 ('u0')");
 #endif
+}
+
+// HDF5 keeps one error stack per thread in its thread-safe builds: an error on the batch loader's
+// thread must be an exception there too, not HDF5's own report on stderr.
+TEST(ShardHostile, HdfErrorsOnAnotherThreadAreExceptionsNotPrinted) {
+  TempDir dir;
+  Config c;
+  write_shard(dir / "ok.h5", c, 4096);
+  ShardReader main_thread(dir / "ok.h5", c.audio);
+  testing::internal::CaptureStderr();
+  std::string error;
+  std::thread([&] {
+    try {
+      H5File::open(dir / "missing.h5");
+    } catch (const DataError& e) {
+      error = e.what();
+    }
+  }).join();
+  const auto printed = testing::internal::GetCapturedStderr();
+  EXPECT_NE(error.find("missing.h5"), std::string::npos) << error;
+  EXPECT_EQ(printed, "") << "HDF5 printed its error stack";
+}
+
+// Shards read from two threads at once (the trainer's validation and its batch loader) give
+// the data they hold.
+TEST(ShardHostile, TwoThreadsReadTheirShardsCorrectly) {
+  TempDir dir;
+  Config c;
+  for (int k = 0; k < 2; ++k) write_shard(dir / (std::to_string(k) + ".h5"), c, 40000 + 4096 * k);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 2; ++k)
+    threads.emplace_back([&, k] {
+      const ShardReader r(dir / (std::to_string(k) + ".h5"), c.audio);
+      const auto whole = r.audio(0);
+      for (int i = 0; i < 300; ++i) {
+        const ShardReader again(dir / (std::to_string(k) + ".h5"), c.audio);
+        if (again.audio(0, 1000, 500) != std::vector<float>(whole.begin() + 1000, whole.begin() + 1500)) ++wrong;
+        if (again.mel(0, 3, 2).size() != size_t(2 * c.audio.n_mels)) ++wrong;
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
