@@ -5,14 +5,17 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <tuple>
 
@@ -235,6 +238,35 @@ CheckpointStore::CheckpointStore(std::string run_dir, int keep) : dir_(std::move
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw DataError(fmt::format("{}: cannot create: {}", dir_, ec.message()));
+  remove_stale_temporaries();
+}
+
+// A temporary NAME.tmp.PID (atomic_write) outlives its writer only when the writer died mid-file.
+// It is stale when no process PID is alive on this machine, or when it has not changed for an
+// hour (the PID was reused, or the writer ran on another node). This never removes a live
+// writer's file: diffwave-train writes checkpoints from rank 0 only, and only after start-up
+// collectives that every rank joins after constructing its store, so no rank prunes while a
+// writer of its job is at work; another process writing here (diffwave-export) is alive here.
+void CheckpointStore::remove_stale_temporaries() const {
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    const auto tmp = name.rfind(".tmp.");
+    if (tmp == std::string::npos) continue;
+    const auto digits = name.substr(tmp + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    std::error_code time_ec;
+    const auto written = fs::last_write_time(it->path(), time_ec);
+    const bool dead = pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+    const bool old = !time_ec && now - written > std::chrono::hours(1);
+    if (!dead && !old) continue;
+    std::error_code remove_ec;  // another rank may have removed it first
+    if (fs::remove(it->path(), remove_ec))
+      std::cerr << fmt::format("diffwave: removed {}, left by a checkpoint writer that did not finish\n",
+                               it->path().string());
+  }
 }
 
 std::string CheckpointStore::save(int64_t step, const Checkpoint& checkpoint, std::optional<double> validation_loss) {

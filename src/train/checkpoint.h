@@ -33,7 +33,7 @@ Checkpoint read_checkpoint(const std::string& path);
 
 // A run's checkpoints: <run_dir>/checkpoints/step-<N>.safetensors, a `latest` pointer file
 // updated only after the file it names is complete, the last `keep` kept plus the best one by
-// validation loss.
+// validation loss. Opening a store removes the temporaries of writers that died mid-file.
 class CheckpointStore {
  public:
   CheckpointStore(std::string run_dir, int keep);
@@ -47,6 +47,7 @@ class CheckpointStore {
 
  private:
   void prune();
+  void remove_stale_temporaries() const;
   std::string dir_;
   int keep_;
 };

@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -93,16 +98,45 @@ TEST(CheckpointStore, LatestPointerRetentionAndBest) {
   EXPECT_EQ(read_checkpoint(*store.latest()).meta("step"), "41");
 }
 
-TEST(CheckpointStore, InterruptedWriteLeavesThePreviousCheckpointUsable) {
+// A writer killed mid-file (SIGKILL as it passes 1 MiB) leaves its temporary; the previous
+// checkpoint stays the latest, and the next start removes the dead writer's leftover.
+TEST(CheckpointStore, AWriterKilledMidFileLeavesThePreviousCheckpointAndItsLeftoverIsPruned) {
   auto run = fresh_dir("kill");
-  CheckpointStore store(run, 3);
-  store.save(5, sample_checkpoint());
-  // What a process killed mid-write leaves: a partial temporary file, `latest` untouched.
-  std::ofstream(run + "/checkpoints/step-000000006.safetensors.tmp.999") << "partial";
-  auto latest = store.latest();
-  ASSERT_TRUE(latest);
-  EXPECT_EQ(*latest, run + "/checkpoints/step-000000005.safetensors");
-  EXPECT_NO_THROW(read_checkpoint(*latest));
+  const auto dir = run + "/checkpoints";
+  CheckpointStore(run, 3).save(5, sample_checkpoint());
+  auto big = sample_checkpoint();
+  big.tensors["big"] = torch::zeros({int64_t{4} << 20});  // 16 MiB
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // Past 1 MiB the kernel raises SIGXFSZ, whose handler kills the writer outright.
+    const rlimit no_core{0, 0}, one_mib{1 << 20, 1 << 20};
+    ::setrlimit(RLIMIT_CORE, &no_core);
+    ::setrlimit(RLIMIT_FSIZE, &one_mib);
+    ::signal(SIGXFSZ, [](int) { ::kill(::getpid(), SIGKILL); });
+    CheckpointStore(run, 3).save(6, big);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "the writer was not killed: status " << status;
+  const auto leftover = dir + "/step-000000006.safetensors.tmp." + std::to_string(child);
+  ASSERT_TRUE(fs::exists(leftover));
+  EXPECT_EQ(fs::file_size(leftover), 1u << 20);
+  EXPECT_FALSE(fs::exists(dir + "/step-000000006.safetensors"));
+  EXPECT_EQ(*CheckpointStore::resolve(run), dir + "/step-000000005.safetensors");
+  EXPECT_NO_THROW(read_checkpoint(*CheckpointStore::resolve(run)));
+  // A live writer's temporary (this process's) is kept; one untouched for two hours is not.
+  const auto live = dir + "/step-000000007.safetensors.tmp." + std::to_string(::getpid());
+  const auto old = dir + "/latest.tmp." + std::to_string(::getppid());
+  std::ofstream(live) << "partial";
+  std::ofstream(old) << "partial";
+  fs::last_write_time(old, fs::file_time_type::clock::now() - std::chrono::hours(2));
+  CheckpointStore restarted(run, 3);
+  EXPECT_FALSE(fs::exists(leftover));
+  EXPECT_FALSE(fs::exists(old));
+  EXPECT_TRUE(fs::exists(live));
+  EXPECT_EQ(*restarted.latest(), dir + "/step-000000005.safetensors");
 }
 
 namespace {
