@@ -70,6 +70,7 @@ CheckedInput check_input(const std::string& path, const CheckRules& rules) {
     const std::string why = detail(e.what());
     if (why.find("truncated") != std::string::npos) return reject("truncated: " + why);
     if (why.find("empty") != std::string::npos) return reject("empty: " + why);
+    if (why.rfind("unsupported: ", 0) == 0) return reject(why);
     return reject("not-audio: " + why);
   }
   // Before resampling: the filter would smear one bad sample over its neighbours.

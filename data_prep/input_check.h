@@ -1,6 +1,6 @@
 // Decodes one input and decides whether it may enter a shard. Every problem becomes a reason,
-// never an exception: unreadable, empty, not audio, truncated, non-finite samples, too short,
-// silent. Duplicates are decided later, across ranks, from the content hash computed here.
+// never an exception: unreadable, empty, not audio, unsupported header, truncated, non-finite
+// samples, too short, silent. Duplicates are decided later, across ranks, from the content hash computed here.
 #pragma once
 #include <string>
 #include <vector>

@@ -18,8 +18,9 @@
 int main(int argc, char** argv) {
   diffwave::tune_host_allocator();  // before the first large tensor
   CLI::App app{"Sample DiffWave from a checkpoint (the model's config is the one stored in it). One WAV per input, "
-               "<utterance id>.wav or sample_NNNNN.wav; an utterance's audio depends only on the checkpoint, its input, "
-               "--seed and --schedule, not on the number of ranks or --batch."};
+               "<utterance id>.wav or sample_NNNNN.wav below --output (an id's folders are kept, an absolute path is "
+               "mirrored below it, '..' becomes '__'; no input is ever overwritten); an utterance's audio depends "
+               "only on the checkpoint, its input, --seed and --schedule, not on the number of ranks or --batch."};
   std::string checkpoint, mel_dir, split, wav_dir;
   bool unconditional = false, ema = false;
   int64_t num_samples = 0;

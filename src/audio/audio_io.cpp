@@ -25,6 +25,10 @@ using SndfilePtr = std::unique_ptr<SNDFILE, SndfileCloser>;
 constexpr sf_count_t kChunkFrames = 1 << 16;
 // Upper bound on the up-front reservation: a corrupt header must not trigger a huge allocation.
 constexpr int64_t kMaxReserveFrames = int64_t{1} << 24;
+// What a header may claim. More channels would make the read buffer huge (kChunkFrames frames of
+// every channel), and a lower rate would make resampling multiply the length many times over.
+constexpr int kMaxChannels = 64;
+constexpr int kMinSampleRate = 1000, kMaxSampleRate = 768000;
 
 SndfilePtr open_for_read(const std::string& path, SF_INFO& info) {
   info = SF_INFO{};
@@ -41,6 +45,14 @@ SndfilePtr open_for_read(const std::string& path, SF_INFO& info) {
     throw AudioError(fmt::format("cannot read audio file '{}': header has {} channels at {} Hz",
                                  path, info.channels, info.samplerate));
   }
+  if (info.channels > kMaxChannels)
+    throw AudioError(fmt::format("cannot read audio file '{}': unsupported: the header claims {} channels, at most {} "
+                                 "are read",
+                                 path, info.channels, kMaxChannels));
+  if (info.samplerate < kMinSampleRate || info.samplerate > kMaxSampleRate)
+    throw AudioError(fmt::format("cannot read audio file '{}': unsupported: the header claims a sample rate of {} Hz, "
+                                 "outside {}..{} Hz",
+                                 path, info.samplerate, kMinSampleRate, kMaxSampleRate));
   return file;
 }
 

@@ -20,7 +20,9 @@ struct Audio {
   int sample_rate = 0;
 };
 
-// Reads the header only. Throws AudioError naming the path and libsndfile's reason.
+// Reads the header only. Throws AudioError naming the path and libsndfile's reason, or, after
+// "unsupported: ", the claim beyond what is read: more than 64 channels, a rate outside
+// 1,000..768,000 Hz (read_audio too).
 AudioInfo probe_audio(const std::string& path);
 
 // Decodes any format libsndfile reads (WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF, ...), any sample

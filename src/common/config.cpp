@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -23,6 +25,9 @@ BetaSchedule BetaSchedule::make_linear(double start, double end, int steps) {
 }
 
 namespace {
+
+constexpr int kMaxDilationCycle = 32;
+constexpr double kMaxBucketCapMb = 1 << 20;  // 1 TiB: one bucket holds any model
 
 // Calls v(key, field) for every configuration key, in the order the YAML is printed.
 // This one list drives loading, unknown-key detection and printing.
@@ -114,9 +119,9 @@ bool decode(const YAML::Node& n, long long& out) {
   if (!n.IsScalar()) return false;
   return YAML::convert<long long>::decode(n, out);
 }
-bool decode(const YAML::Node& n, double& out) {
+bool decode(const YAML::Node& n, double& out) {  // finite only: no key has a use for .nan or .inf
   if (!n.IsScalar()) return false;
-  return YAML::convert<double>::decode(n, out);
+  return YAML::convert<double>::decode(n, out) && std::isfinite(out);
 }
 bool decode(const YAML::Node& n, bool& out) {
   if (!n.IsScalar()) return false;
@@ -173,14 +178,14 @@ bool decode(const YAML::Node& n, BetaSchedule& out) {
 template <class T> const char* expected(const T*) { return "a value"; }
 const char* expected(const int*) { return "an integer"; }
 const char* expected(const long long*) { return "an integer"; }
-const char* expected(const double*) { return "a number"; }
+const char* expected(const double*) { return "a finite number"; }
 const char* expected(const bool*) { return "true or false"; }
 const char* expected(const std::string*) { return "a string"; }
 const char* expected(const std::optional<int>*) { return "an integer or null"; }
-const char* expected(const std::optional<double>*) { return "a number or null"; }
+const char* expected(const std::optional<double>*) { return "a finite number or null"; }
 const char* expected(const std::vector<int>*) { return "a list of integers"; }
 const char* expected(const BetaSchedule*) {
-  return "a list of betas or {linear: {start: S, end: E, steps: N}}";
+  return "a list of finite betas or {linear: {start: S, end: E, steps: N}}";
 }
 
 // Exact, shortest text for a double, so a config printed into a checkpoint reads back bit-equal.
@@ -319,7 +324,10 @@ void Config::validate(int world_size) const {
   const auto& m = model;
   if (m.residual_channels <= 0) fail("model.residual_channels", "must be positive");
   if (m.residual_layers <= 0) fail("model.residual_layers", "must be positive");
-  if (m.dilation_cycle_length <= 0) fail("model.dilation_cycle_length", "must be positive");
+  // Layer i dilates by 2^(i mod cycle); 2^31 is far beyond any input, and keeps the receptive
+  // field's sum over layers within 64 bits.
+  if (m.dilation_cycle_length <= 0 || m.dilation_cycle_length > kMaxDilationCycle)
+    fail("model.dilation_cycle_length", fmt::format("= {} must be in 1..{}", m.dilation_cycle_length, kMaxDilationCycle));
   if (m.kernels != "auto" && m.kernels != "fused" && m.kernels != "reference")
     fail("model.kernels", fmt::format("is '{}', expected auto, fused or reference", m.kernels));
   if (!m.unconditional) {
@@ -327,7 +335,10 @@ void Config::validate(int world_size) const {
     long long product = 1;
     for (int f : m.upsample_factors) {
       if (f <= 0) fail("model.upsample_factors", "must all be positive");
-      product *= f;
+      if (__builtin_mul_overflow(product, f, &product) || product > std::numeric_limits<int>::max())
+        fail("model.upsample_factors", fmt::format("multiply to more than {}: audio.hop_samples is {} ({})",
+                                                   std::numeric_limits<int>::max(), a.hop_samples,
+                                                   origin_of("audio.hop_samples")));
     }
     if (product != a.hop_samples)
       fail("model.upsample_factors",
@@ -372,7 +383,8 @@ void Config::validate(int world_size) const {
                             {"train.lr_warmup_steps", t.lr_warmup_steps}, {"train.profile_steps", t.profile_steps}})
     if (value < 0) fail(key, "must be >= 0");
   if (!(t.ema_decay >= 0.0 && t.ema_decay < 1.0)) fail("train.ema_decay", "must be in [0, 1)");
-  if (!(t.bucket_cap_mb > 0)) fail("train.bucket_cap_mb", "must be positive");
+  if (!(t.bucket_cap_mb > 0 && t.bucket_cap_mb <= kMaxBucketCapMb))
+    fail("train.bucket_cap_mb", fmt::format("= {} must be in (0, {}] (MB)", t.bucket_cap_mb, kMaxBucketCapMb));
   if (!(t.comm_timeout > 0)) fail("train.comm_timeout", "must be positive (seconds)");
   if (t.max_time < 0) fail("train.max_time", "must be >= 0 (seconds; 0 means no limit)");
   if (t.lr_decay != "constant" && t.lr_decay != "linear" && t.lr_decay != "cosine")

@@ -1,6 +1,7 @@
 // A small RAII view of an HDF5 file: typed reads and writes of datasets and attributes by path,
-// with errors that name the file and the object. Used for shards and reference fixtures.
-// No LibTorch here.
+// with errors that name the file and the object. Used for shards and reference fixtures. Every
+// HDF5 call of the program is made here, one thread at a time (h5_file.cpp says why), and the
+// type, rank and size of what is read are checked before it is read. No LibTorch here.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -71,6 +72,8 @@ class H5File {
   void write_attribute(const std::string& object, const std::string& name, int64_t type, const void* value);
   template <class T>
   std::vector<T> read_attribute(const std::string& object, const std::string& name, int64_t mem_type) const;
+  size_t attribute_points(int64_t attribute, const std::string& object, const std::string& name) const;
+  size_t elements(const std::vector<int64_t>& dims, size_t size, const std::string& what) const;
   int64_t id_ = -1;  // hid_t, kept opaque so callers need no HDF5 headers
   std::string path_;
 };

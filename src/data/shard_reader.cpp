@@ -70,6 +70,11 @@ void ShardReader::check_index() const {
     if (audio_length_[i] <= 0) throw bad("audio_length is not positive");
     if (mel_frames_[i] != mel_frames_for(audio_length_[i], hop_))
       throw bad(fmt::format("mel_frames {} != floor({} / {}) + 1", mel_frames_[i], audio_length_[i], hop_));
+    // Each entry must end within the data, which also keeps the running sums from overflowing.
+    if (audio_length_[i] > total_samples_ - audio_end)
+      throw bad(fmt::format("audio_length {} runs past the end of /audio ({} samples)", audio_length_[i], total_samples_));
+    if (mel_frames_[i] > total_frames_ - mel_end)
+      throw bad(fmt::format("mel_frames {} runs past the end of /mel ({} frames)", mel_frames_[i], total_frames_));
     audio_end += audio_length_[i];
     mel_end += mel_frames_[i];
   }
@@ -84,7 +89,7 @@ std::vector<float> ShardReader::audio(size_t i) const { return audio(i, 0, audio
 std::vector<float> ShardReader::mel(size_t i) const { return mel(i, 0, mel_frames_.at(i)); }
 
 std::vector<float> ShardReader::audio(size_t i, int64_t first, int64_t count) const {
-  if (first < 0 || count < 0 || first + count > audio_length_.at(i))
+  if (first < 0 || count < 0 || first > audio_length_.at(i) || count > audio_length_[i] - first)
     throw DataError(fmt::format("{}: samples [{}, {}) are outside utterance '{}' ({} samples)", path(), first,
                                 first + count, ids_[i], audio_length_[i]));
   auto samples = file_.read_float_rows("/audio", audio_offset_[i] + first, count);
@@ -94,7 +99,7 @@ std::vector<float> ShardReader::audio(size_t i, int64_t first, int64_t count) co
 }
 
 std::vector<float> ShardReader::mel(size_t i, int64_t first_frame, int64_t frames) const {
-  if (first_frame < 0 || frames < 0 || first_frame + frames > mel_frames_.at(i))
+  if (first_frame < 0 || frames < 0 || first_frame > mel_frames_.at(i) || frames > mel_frames_[i] - first_frame)
     throw DataError(fmt::format("{}: mel frames [{}, {}) are outside utterance '{}' ({} frames)", path(), first_frame,
                                 first_frame + frames, ids_[i], mel_frames_[i]));
   return file_.read_float_rows("/mel", mel_offset_[i] + first_frame, frames);

@@ -47,6 +47,27 @@ std::string yaml_value(const c10::IValue& v, const std::string& key, const std::
 // Strips DistributedDataParallel's prefix, which a state dict saved from the wrapper carries.
 std::string plain_name(std::string name) { return name.rfind("module.", 0) == 0 ? name.substr(7) : name; }
 
+// The pickle states each tensor's shape, strides and offset into a storage record of its own
+// size: a crafted file may view 4 bytes as a large tensor. Checked before any element is read.
+void check_storage(const std::string& path, const std::string& name, const at::Tensor& t) {
+  // The bytes the view reaches: (offset + sum of (size - 1) * stride + 1) * itemsize.
+  uint64_t last = static_cast<uint64_t>(t.storage_offset()), reach = 0, needed = 0;
+  bool bad = t.storage_offset() < 0 || !t.storage().device().is_cpu();
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    if (t.size(d) == 0) return;  // no element: nothing is read
+    bad = bad || t.stride(d) < 0 ||
+          __builtin_mul_overflow(static_cast<uint64_t>(t.size(d) - 1), static_cast<uint64_t>(t.stride(d)), &reach) ||
+          __builtin_add_overflow(last, reach, &last);
+  }
+  bad = bad || __builtin_add_overflow(last, uint64_t{1}, &needed) ||
+        __builtin_mul_overflow(needed, static_cast<uint64_t>(t.itemsize()), &needed) || needed > t.storage().nbytes();
+  if (bad)
+    throw DataError(fmt::format("{}: weight '{}' of shape [{}] ({}) reaches past its stored {} bytes: the file is "
+                                "damaged or crafted",
+                                path, name, fmt::join(t.sizes(), ", "), c10::toString(t.scalar_type()),
+                                t.storage().nbytes()));
+}
+
 }  // namespace
 
 Config config_from_lmnt(const c10::impl::GenericDict& params, const c10::impl::GenericDict& state,
@@ -97,7 +118,10 @@ Checkpoint import_lmnt(const std::string& path, const std::optional<std::string>
     std::string why = e.what();
     why = why.substr(0, why.find('\n'));
     throw DataError(fmt::format("{}: cannot unpickle it in C++ ({}). lmnt's own weight files pickle params as an "
-                                "AttrDict (a Python class) and the state dict as an OrderedDict with metadata; make a plain copy first with\n  {}\nand import that file",
+                                "AttrDict (a Python class) and the state dict as an OrderedDict with metadata; make a "
+                                "plain copy first with\n  {}\nand import that file. weights_only=False unpickles with "
+                                "Python's pickle, which runs code from the file: do it only for files you trust "
+                                "(lmnt's releases, your own runs)",
                                 path, why, lmnt_strip_command(path)));
   }
   if (!root.isGenericDict()) throw DataError(fmt::format("{}: holds a {}, not a dict", path, root.tagKind()));
@@ -118,6 +142,7 @@ Checkpoint import_lmnt(const std::string& path, const std::optional<std::string>
     const auto name = plain_name(entry.key().toStringRef());
     if (name == "diffusion_embedding.embedding") continue;  // a fixed table older lmnt versions saved; rebuilt
     if (!entry.value().isTensor()) throw DataError(fmt::format("{}: model['{}'] is not a tensor", path, name));
+    check_storage(path, name, entry.value().toTensor());
     weights[name] = entry.value().toTensor();
   }
   auto model = make_model(config);

@@ -1,7 +1,6 @@
 #include "sample/checkpoint_model.h"
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <torch/utils.h>
 
 #include "common/error.h"
@@ -26,15 +25,7 @@ CheckpointModel load_checkpoint_model(const std::string& run_dir_or_file, bool e
   out.model = make_model(out.config);
   const std::string prefix = ema ? "ema/" : "model/";
   torch::NoGradGuard no_grad;
-  for (auto& p : out.model->named_parameters()) {
-    const auto name = prefix + p.key();
-    auto it = ck.tensors.find(name);
-    if (it == ck.tensors.end()) throw DataError(fmt::format("{}: no tensor '{}'", *path, name));
-    if (!it->second.sizes().equals(p.value().sizes()))
-      throw DataError(fmt::format("{}: tensor '{}' has shape {}, the model built from its config expects {}", *path,
-                                  name, fmt::join(it->second.sizes(), "x"), fmt::join(p.value().sizes(), "x")));
-    p.value().copy_(it->second);
-  }
+  for (auto& p : out.model->named_parameters()) p.value().copy_(ck.tensor_like(prefix + p.key(), p.value()));
   out.model->eval();
   return out;
 }

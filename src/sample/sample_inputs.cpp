@@ -32,8 +32,10 @@ class ShardInputs : public SampleInputs {
       throw ConfigError(fmt::format("--split '{}': expected train or valid", split));
     const auto manifest_path = (fs::path(prep_dir) / "manifest.json").string();
     const auto manifest = Manifest::load(manifest_path);
+    sources_.push_back(manifest_path);
     for (const auto& s : manifest.shards) {
       const auto path = (fs::path(prep_dir) / s.path).string();
+      sources_.push_back(path);
       shards_.push_back(std::make_unique<ShardReader>(path, config.audio, "the checkpoint's config"));
       const auto& r = *shards_.back();
       for (size_t i = 0; i < r.size(); ++i) {
@@ -64,6 +66,7 @@ class WavInputs : public SampleInputs {
  public:
   WavInputs(const std::vector<AudioInput>& files, const Config& config, ProcessGroup& group)
       : sample_rate_(config.audio.sample_rate), hop_(config.audio.hop_samples), mel_(config.audio) {
+    for (const auto& f : files) sources_.push_back(f.path);
     // Each rank decodes every world-th file to learn its length; the lengths are then shared.
     std::ostringstream mine;
     for (size_t i = static_cast<size_t>(group.rank()); i < files.size(); i += static_cast<size_t>(group.size())) {

@@ -26,10 +26,12 @@ class SampleInputs {
   virtual at::Tensor reference(size_t i) const { return {}; }
   // Lines worth telling the user (inputs skipped and why).
   const std::vector<std::string>& notes() const { return notes_; }
+  // The files the inputs are read from, which no output may replace.
+  const std::vector<std::string>& sources() const { return sources_; }
 
  protected:
   std::vector<SampleItem> items_;
-  std::vector<std::string> notes_;
+  std::vector<std::string> notes_, sources_;
 };
 
 // Every utterance of prep_dir's manifest (split "" ), or those of split "train" / "valid".

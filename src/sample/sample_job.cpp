@@ -13,6 +13,7 @@
 #include "audio/audio_io.h"
 #include "audio/mel.h"
 #include "common/error.h"
+#include "common/output_paths.h"
 #include "dist/device.h"
 #include "dist/process_group.h"
 #include "sample/batches.h"
@@ -122,6 +123,12 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
   const auto batches = make_batches(items, o.batch);
   const auto mine = rank_batches(batches, group.rank(), group.size());
   fs::create_directories(o.output);
+  // Every rank checks every id before any file is written, so a bad one stops the job whole.
+  std::vector<std::string> item_ids;
+  for (const auto& item : items) item_ids.push_back(item.id);
+  auto protect = inputs.sources();
+  protect.push_back(loaded.path);
+  const auto outputs = output_paths(o.output, item_ids, ".wav", protect);
   const MelSpectrogram mel_of(config.audio);
   if (group.is_root()) {
     for (const auto& note : inputs.notes()) std::cerr << "diffwave-sample: " << note << "\n";
@@ -180,7 +187,7 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
         metric = metrics_row(ids[r], vocoder_metrics(references[r], row, mel_of)) + "\n";
       }
       row = row.contiguous();
-      const auto path = fs::path(o.output) / (ids[r] + ".wav");
+      const fs::path path = outputs[batch[r]];
       fs::create_directories(path.parent_path());
       write_wav(path.string(), row.data_ptr<float>(), static_cast<size_t>(row.numel()), sample_rate);
       std::lock_guard<std::mutex> lock(mutex);

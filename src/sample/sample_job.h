@@ -14,7 +14,7 @@ class SampleInputs;
 struct CheckpointModel;
 
 struct SampleJobOptions {
-  std::string output;              // folder for <id>.wav (and metrics.tsv)
+  std::string output;              // folder for <id>.wav (common/output_paths.h) and metrics.tsv
   std::string schedule = "fast";   // fast, full, or comma-separated inference betas
   uint64_t seed = 0;
   int64_t batch = 8;               // utterances per forward pass (equal lengths only)

@@ -3,15 +3,21 @@
 #include <ATen/ATen.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <limits>
+#include <tuple>
 
 #include "common/error.h"
 
@@ -28,10 +34,10 @@ const std::map<at::ScalarType, std::string>& dtype_names() {
   return names;
 }
 
-at::ScalarType dtype_from(const std::string& name, const std::string& path) {
+std::optional<at::ScalarType> dtype_from(const std::string& name) {
   for (const auto& [type, n] : dtype_names())
     if (n == name) return type;
-  throw DataError(fmt::format("{}: unsupported tensor dtype '{}'", path, name));
+  return std::nullopt;
 }
 
 // Writes all of `data` or throws naming the path (short writes happen on full disks).
@@ -79,13 +85,24 @@ void atomic_write(const std::string& path, const std::vector<std::pair<const voi
 
 const at::Tensor& Checkpoint::tensor(const std::string& name) const {
   auto it = tensors.find(name);
-  if (it == tensors.end()) throw DataError(fmt::format("checkpoint has no tensor '{}'", name));
+  if (it == tensors.end()) throw DataError(fmt::format("{}: no tensor '{}'", path.empty() ? "checkpoint" : path, name));
   return it->second;
+}
+
+const at::Tensor& Checkpoint::tensor_like(const std::string& name, const at::Tensor& like) const {
+  const auto& t = tensor(name);
+  if (!t.sizes().equals(like.sizes()) || t.scalar_type() != like.scalar_type())
+    throw DataError(fmt::format("{}: tensor '{}' is {} of shape [{}], but {} of shape [{}] is expected here",
+                                path.empty() ? "checkpoint" : path, name, c10::toString(t.scalar_type()),
+                                fmt::join(t.sizes(), ", "), c10::toString(like.scalar_type()),
+                                fmt::join(like.sizes(), ", ")));
+  return t;
 }
 
 const std::string& Checkpoint::meta(const std::string& key) const {
   auto it = metadata.find(key);
-  if (it == metadata.end()) throw DataError(fmt::format("checkpoint has no metadata '{}'", key));
+  if (it == metadata.end())
+    throw DataError(fmt::format("{}: no metadata '{}'", path.empty() ? "checkpoint" : path, key));
   return it->second;
 }
 
@@ -115,6 +132,51 @@ void write_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
   atomic_write(path, pieces);
 }
 
+namespace {
+
+// One tensor as the header describes it, checked against the file before anything is allocated.
+struct Entry {
+  std::string name;
+  at::ScalarType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0;  // within the data, which is `data_size` bytes
+};
+
+Entry parse_entry(const std::string& path, const std::string& name, const nlohmann::json& j, uint64_t data_size) {
+  auto bad = [&](const std::string& why) {
+    return DataError(fmt::format("{}: tensor '{}' {}", path, name, why));
+  };
+  if (!j.is_object()) throw bad("is not described by an object");
+  const auto dtype = j.find("dtype");
+  const auto shape = j.find("shape");
+  const auto offsets = j.find("data_offsets");
+  if (dtype == j.end() || !dtype->is_string()) throw bad("has no dtype");
+  if (shape == j.end() || !shape->is_array()) throw bad("has no shape");
+  if (offsets == j.end() || !offsets->is_array() || offsets->size() != 2 || !(*offsets)[0].is_number_unsigned() ||
+      !(*offsets)[1].is_number_unsigned())
+    throw bad("has no data_offsets [begin, end]");
+  const auto type = dtype_from(dtype->get<std::string>());
+  if (!type) throw bad(fmt::format("has the unsupported dtype '{}'", dtype->get<std::string>()));
+  Entry e{name, *type, {}, (*offsets)[0].get<uint64_t>(), (*offsets)[1].get<uint64_t>()};
+  uint64_t bytes = c10::elementSize(e.dtype);
+  for (const auto& d : *shape) {
+    if (!d.is_number_unsigned()) throw bad(fmt::format("has shape {}, not of sizes >= 0", shape->dump()));
+    const auto size = d.get<uint64_t>();
+    if (size > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) || __builtin_mul_overflow(bytes, size, &bytes))
+      throw bad(fmt::format("has shape {}, too large for any file", shape->dump()));
+    e.shape.push_back(static_cast<int64_t>(size));
+  }
+  if (e.begin > e.end || e.end > data_size)
+    throw bad(fmt::format("has the byte range [{}, {}), outside the {} bytes of data (truncated file?)", e.begin, e.end,
+                          data_size));
+  if (e.end - e.begin != bytes)
+    throw bad(fmt::format("has {} bytes [{}, {}) for shape {} of {} ({} bytes)", e.end - e.begin, e.begin, e.end,
+                          shape->dump(), dtype->get<std::string>(), bytes));
+  return e;
+}
+
+}  // namespace
+
 Checkpoint read_checkpoint(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(fmt::format("{}: cannot open checkpoint", path));
@@ -132,30 +194,40 @@ Checkpoint read_checkpoint(const std::string& path) {
   } catch (const std::exception& e) {
     throw DataError(fmt::format("{}: corrupt checkpoint header: {}", path, e.what()));
   }
+  if (!header.is_object()) throw DataError(fmt::format("{}: the checkpoint header is not a JSON object", path));
   Checkpoint ck;
-  if (header.contains("__metadata__"))
-    for (const auto& [k, v] : header["__metadata__"].items()) ck.metadata[k] = v.get<std::string>();
+  ck.path = path;
+  if (const auto meta = header.find("__metadata__"); meta != header.end()) {
+    if (!meta->is_object()) throw DataError(fmt::format("{}: __metadata__ is not an object of strings", path));
+    for (const auto& [k, v] : meta->items()) {
+      if (!v.is_string()) throw DataError(fmt::format("{}: metadata '{}' is not a string", path, k));
+      ck.metadata[k] = v.get<std::string>();
+    }
+  }
   if (ck.metadata["format"] != kCheckpointFormat)
     throw DataError(fmt::format("{}: format '{}' is not {}", path, ck.metadata["format"], kCheckpointFormat));
+  // The whole header is checked before any tensor is allocated: types, sizes, and byte ranges
+  // inside the file that do not overlap. Tensors are read in file order, as the CRC was computed.
   const uint64_t data_start = 8 + length;
-  // Read tensors in file order so the CRC is computed as it was written.
-  std::vector<std::pair<uint64_t, std::string>> order;
+  std::vector<Entry> entries;
   for (const auto& [name, entry] : header.items())
-    if (name != "__metadata__") order.emplace_back(entry["data_offsets"][0].get<uint64_t>(), name);
-  std::sort(order.begin(), order.end());
+    if (name != "__metadata__") entries.push_back(parse_entry(path, name, entry, file_size - data_start));
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
+  });
+  for (size_t i = 1; i < entries.size(); ++i)
+    if (entries[i].begin < entries[i - 1].end)
+      throw DataError(fmt::format("{}: tensor '{}' [{}, {}) overlaps tensor '{}' [{}, {})", path, entries[i].name,
+                                  entries[i].begin, entries[i].end, entries[i - 1].name, entries[i - 1].begin,
+                                  entries[i - 1].end));
   uLong crc = crc32(0L, Z_NULL, 0);
-  for (const auto& [begin, name] : order) {
-    const auto& entry = header[name];
-    const auto end = entry["data_offsets"][1].get<uint64_t>();
-    std::vector<int64_t> shape = entry["shape"].get<std::vector<int64_t>>();
-    auto t = at::empty(shape, at::TensorOptions().dtype(dtype_from(entry["dtype"].get<std::string>(), path)));
-    if (end < begin || end - begin != t.nbytes() || data_start + end > file_size)
-      throw DataError(fmt::format("{}: tensor '{}' has an inconsistent byte range (truncated file?)", path, name));
-    in.seekg(static_cast<std::streamoff>(data_start + begin));
+  for (const auto& e : entries) {
+    auto t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
+    in.seekg(static_cast<std::streamoff>(data_start + e.begin));
     if (!in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(t.nbytes())))
-      throw DataError(fmt::format("{}: cannot read tensor '{}'", path, name));
+      throw DataError(fmt::format("{}: cannot read tensor '{}'", path, e.name));
     crc = crc32(crc, static_cast<const Bytef*>(t.data_ptr()), static_cast<uInt>(t.nbytes()));
-    ck.tensors[name] = t;
+    ck.tensors[e.name] = t;
   }
   if (ck.metadata["data_crc32"] != std::to_string(crc))
     throw DataError(fmt::format("{}: checksum mismatch: the file is corrupt", path));
@@ -166,6 +238,35 @@ CheckpointStore::CheckpointStore(std::string run_dir, int keep) : dir_(std::move
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) throw DataError(fmt::format("{}: cannot create: {}", dir_, ec.message()));
+  remove_stale_temporaries();
+}
+
+// A temporary NAME.tmp.PID (atomic_write) outlives its writer only when the writer died mid-file.
+// It is stale when no process PID is alive on this machine, or when it has not changed for an
+// hour (the PID was reused, or the writer ran on another node). This never removes a live
+// writer's file: diffwave-train writes checkpoints from rank 0 only, and only after start-up
+// collectives that every rank joins after constructing its store, so no rank prunes while a
+// writer of its job is at work; another process writing here (diffwave-export) is alive here.
+void CheckpointStore::remove_stale_temporaries() const {
+  std::error_code ec;
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    const auto tmp = name.rfind(".tmp.");
+    if (tmp == std::string::npos) continue;
+    const auto digits = name.substr(tmp + 5);
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    std::error_code time_ec;
+    const auto written = fs::last_write_time(it->path(), time_ec);
+    const bool dead = pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+    const bool old = !time_ec && now - written > std::chrono::hours(1);
+    if (!dead && !old) continue;
+    std::error_code remove_ec;  // another rank may have removed it first
+    if (fs::remove(it->path(), remove_ec))
+      std::cerr << fmt::format("diffwave: removed {}, left by a checkpoint writer that did not finish\n",
+                               it->path().string());
+  }
 }
 
 std::string CheckpointStore::save(int64_t step, const Checkpoint& checkpoint, std::optional<double> validation_loss) {

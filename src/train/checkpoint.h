@@ -18,17 +18,22 @@ inline constexpr const char* kCheckpointFormat = "diffwave-cpp-checkpoint-1";
 struct Checkpoint {
   std::map<std::string, at::Tensor> tensors;         // CPU tensors, by name
   std::map<std::string, std::string> metadata;       // step, config, world size, ...
+  std::string path;                                  // the file it was read from, for messages
 
   const at::Tensor& tensor(const std::string& name) const;  // throws DataError naming it
+  // tensor(name), which must have the shape and dtype of `like`; throws DataError naming both.
+  const at::Tensor& tensor_like(const std::string& name, const at::Tensor& like) const;
   const std::string& meta(const std::string& key) const;    // throws DataError naming it
 };
 
 void write_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+// Checks the whole header (dtypes, shapes, byte ranges inside the file and apart, string
+// metadata) before allocating a tensor; throws DataError naming the file and the tensor or key.
 Checkpoint read_checkpoint(const std::string& path);
 
 // A run's checkpoints: <run_dir>/checkpoints/step-<N>.safetensors, a `latest` pointer file
 // updated only after the file it names is complete, the last `keep` kept plus the best one by
-// validation loss.
+// validation loss. Opening a store removes the temporaries of writers that died mid-file.
 class CheckpointStore {
  public:
   CheckpointStore(std::string run_dir, int keep);
@@ -42,6 +47,7 @@ class CheckpointStore {
 
  private:
   void prune();
+  void remove_stale_temporaries() const;
   std::string dir_;
   int keep_;
 };

@@ -41,7 +41,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The keys a checkpoint's weights depend on: they must match to resume.
+// The keys that decide what a checkpoint's weights mean: the architecture, the mel they are
+// conditioned on, the noise schedule they denoise and the loss they minimise. They must match to
+// resume (model.kernels only picks an implementation).
 void check_compatible(const Config& stored, const Config& now, const std::string& path) {
   auto fail = [&](const char* key, const std::string& was, const std::string& is) {
     throw ConfigError(fmt::format("{}: checkpoint was trained with {} = {}, but {} has {}; use a new run dir or "
@@ -62,9 +64,14 @@ void check_compatible(const Config& stored, const Config& now, const std::string
          fmt::format("{}", fmt::join(b.upsample_factors, ",")));
   if (stored.audio.n_mels != now.audio.n_mels)
     fail("audio.n_mels", std::to_string(stored.audio.n_mels), std::to_string(now.audio.n_mels));
-  if (stored.diffusion.noise_schedule.betas.size() != now.diffusion.noise_schedule.betas.size())
-    fail("diffusion.noise_schedule", std::to_string(stored.diffusion.noise_schedule.betas.size()) + " steps",
-         std::to_string(now.diffusion.noise_schedule.betas.size()) + " steps");
+  const auto &was = stored.diffusion.noise_schedule.betas, &is = now.diffusion.noise_schedule.betas;
+  if (was.size() != is.size())
+    fail("diffusion.noise_schedule", std::to_string(was.size()) + " steps", std::to_string(is.size()) + " steps");
+  for (size_t i = 0; i < was.size(); ++i)
+    if (was[i] != is[i])
+      fail("diffusion.noise_schedule", fmt::format("beta {} of step {}", was[i], i), fmt::format("beta {}", is[i]));
+  if (stored.diffusion.loss != now.diffusion.loss)
+    fail("diffusion.loss", stored.diffusion.loss, now.diffusion.loss);
 }
 
 class Trainer {
@@ -481,12 +488,12 @@ class Trainer {
     const auto ck = read_checkpoint(*latest);
     check_compatible(Config::from_yaml(ck.meta("config"), *latest), config_, *latest);
     torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < params_.size(); ++i) {
-      params_[i].copy_(ck.tensor("model/" + names_[i]));
-      ema_->weights()[i].copy_(ck.tensor("ema/" + names_[i]));
-      optimizer_->exp_avg()[i].copy_(ck.tensor("adam/exp_avg/" + names_[i]));
-      optimizer_->exp_avg_sq()[i].copy_(ck.tensor("adam/exp_avg_sq/" + names_[i]));
-    }
+    // copy_ would broadcast a mis-shaped tensor and convert another dtype: each must fit exactly.
+    for (size_t i = 0; i < params_.size(); ++i)
+      for (auto [prefix, target] : {std::pair{"model/", &params_[i]}, {"ema/", &ema_->weights()[i]},
+                                    {"adam/exp_avg/", &optimizer_->exp_avg()[i]},
+                                    {"adam/exp_avg_sq/", &optimizer_->exp_avg_sq()[i]}})
+        target->copy_(ck.tensor_like(prefix + names_[i], *target));
     optimizer_->set_steps(std::stoll(ck.meta("adam_steps")));
     step_ = std::stoll(ck.meta("step"));
     skipped_total_ = std::stoll(ck.meta("skipped_steps"));

@@ -206,3 +206,29 @@ TEST_F(SampleMpi, ImportedWeightsFineTuneAndSample) {
   EXPECT_NE(r.output.find("resumed from"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(out_ / "ft/checkpoints/step-000000001.safetensors")) << r.output;
 }
+
+// Ids from a list are paths as written: an absolute one, or one with "..", named a file outside
+// --output, which was the input itself. Outputs stay inside --output and never replace an input.
+TEST_F(SampleMpi, OutputsStayInsideTheOutputFolderAndNeverReplaceAnInput) {
+  fs::create_directories(out_ / "data");
+  fs::create_directories(out_ / "lists");
+  fs::copy_file(wav_dir() + "/utt100.wav", out_ / "data/a.wav");
+  fs::copy_file(wav_dir() + "/utt101.wav", out_ / "data/b.wav");
+  std::ofstream(out_ / "lists/list.txt") << out_ / "data/a.wav" << "\n../data/b.wav\n";
+  const auto unchanged = [&] {
+    return run_command("cmp " + wav_dir() + "/utt100.wav " + out_ / "data/a.wav").status == 0 &&
+           run_command("cmp " + wav_dir() + "/utt101.wav " + out_ / "data/b.wav").status == 0;
+  };
+  const std::string args = " --checkpoint " + run_dir() + " --chunk-seconds 0 --wav ";
+  auto r = sample(1, args + out_ / "lists/list.txt" + " --output " + out_ / "copy");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(unchanged()) << "an input was overwritten\n" << r.output;
+  EXPECT_TRUE(fs::is_regular_file(out_ / "copy" + (out_ / "data/a.wav"))) << r.output;  // mirrored below --output
+  EXPECT_TRUE(fs::is_regular_file(out_ / "copy/__/data/b.wav")) << r.output;
+  // An output folder that holds the inputs: the outputs would be the inputs themselves.
+  r = sample(2, args + out_ / "data" + " --output " + out_ / "data");
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("id 'a'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is the input"), std::string::npos) << r.output;
+  EXPECT_TRUE(unchanged()) << "an input was overwritten\n" << r.output;
+}

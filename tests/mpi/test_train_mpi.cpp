@@ -282,3 +282,29 @@ TEST_F(TrainMpi, CudaGraphsOnTheCpuFailNamingTheKey) {
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_NE(r.output.find("train.cuda_graphs (--set) needs a GPU"), std::string::npos) << r.output;
 }
+
+// Resume copies every tensor in place: a checkpoint that does not fit the run (a shape that
+// would broadcast, another dtype, other betas or another loss) is refused, naming what differs.
+TEST_F(TrainMpi, ResumeRefusesACheckpointThatDoesNotFit) {
+  const auto run = runs_ / "fit";
+  ASSERT_EQ(train(1, run, 2).status, 0);
+  const auto good = read_checkpoint(*CheckpointStore::resolve(run));
+  const auto refused = [&](const std::string& extra, const std::string& names) {
+    const auto r = train(1, run, 3, extra);
+    EXPECT_NE(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find(names), std::string::npos) << r.output;
+  };
+  refused("--set diffusion.loss=l2", "diffusion.loss");
+  refused("--set 'diffusion.noise_schedule={linear: {start: 1.0e-4, end: 0.06, steps: 50}}'", "diffusion.noise_schedule");
+  for (const auto& [name, value] :
+       {std::pair{std::string("model/residual_layers.0.dilated_conv.bias"), torch::zeros({1})},
+        {"adam/exp_avg_sq/output_projection.bias", good.tensor("adam/exp_avg_sq/output_projection.bias").to(torch::kDouble)}}) {
+    auto bad = good;
+    bad.tensors[name] = value;
+    write_checkpoint(*CheckpointStore::resolve(run), bad);
+    refused("", name);
+  }
+  write_checkpoint(*CheckpointStore::resolve(run), good);
+  const auto r = train(1, run, 3);
+  EXPECT_EQ(r.status, 0) << r.output;
+}

@@ -54,6 +54,22 @@ inline void write_tone(const std::string& path, double seconds, unsigned seed, i
   write_wav(path, x.data(), x.size(), sample_rate);
 }
 
+// A 16-bit PCM WAV written byte by byte, so that its header may claim what libsndfile would
+// refuse to write (any channel count, any rate); `frames` frames of a quiet ramp.
+inline void write_raw_wav(const std::string& path, uint16_t channels, uint32_t rate, uint32_t frames) {
+  std::string data;
+  for (uint32_t i = 0; i < frames * channels; ++i) {
+    const auto v = static_cast<int16_t>(static_cast<int>((i * 37) % 2000) - 1000);
+    data.append(reinterpret_cast<const char*>(&v), 2);
+  }
+  auto u32 = [](uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [](uint16_t v) { return std::string(reinterpret_cast<const char*>(&v), 2); };
+  std::ofstream(path, std::ios::binary)
+      << "RIFF" << u32(36 + static_cast<uint32_t>(data.size())) << "WAVEfmt " << u32(16) << u16(1) << u16(channels)
+      << u32(rate) << u32(rate * channels * 2u) << u16(static_cast<uint16_t>(channels * 2)) << u16(16) << "data"
+      << u32(static_cast<uint32_t>(data.size())) << data;
+}
+
 struct ReportEntry {
   std::string status, reason;
 };

@@ -137,3 +137,24 @@ TEST(Config, MissingFileIsNamed) {
   auto msg = config_error([] { Config::load("/nonexistent/x.yaml"); });
   EXPECT_NE(msg.find("/nonexistent/x.yaml"), std::string::npos) << msg;
 }
+
+// Values no run can use, which used to pass: each is refused naming its key.
+TEST(Config, NonFiniteAndOutOfRangeValuesAreRejectedNamingTheKey) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"audio.f_min=.nan"}, "audio.f_min"},
+      {{"audio.f_max=.inf"}, "audio.f_max"},
+      {{"train.learning_rate=.inf"}, "train.learning_rate"},
+      {{"train.max_grad_norm=.nan"}, "train.max_grad_norm"},
+      {{"train.comm_timeout=.inf"}, "train.comm_timeout"},
+      {{"diffusion.noise_schedule={linear: {start: .nan, end: 0.05, steps: 50}}"}, "diffusion.noise_schedule"},
+      {{"train.bucket_cap_mb=1e30"}, "train.bucket_cap_mb"},
+      {{"model.dilation_cycle_length=64"}, "model.dilation_cycle_length"},
+      // 1444189401 * 1596634768 * 8 = 2^64 + 128: the product wraps to exactly audio.hop_samples.
+      {{"model.upsample_factors=[1444189401, 1596634768, 8]", "audio.hop_samples=128"}, "model.upsample_factors"},
+  };
+  for (const auto& [overrides, key] : cases) {
+    const auto msg = config_error([&] { Config::load("", overrides).validate(); });
+    EXPECT_NE(msg.find(key), std::string::npos) << overrides[0] << ": " << msg;
+  }
+  EXPECT_NO_THROW(Config::load("", {"model.dilation_cycle_length=30", "train.bucket_cap_mb=4096"}).validate());
+}

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "common/config.h"
+#include "common/error.h"
 #include "interop/lmnt_export.h"
 #include "interop/lmnt_import.h"
 #include "interop/torch_pickle.h"
@@ -103,5 +104,30 @@ TEST(Export, AnUnreadableFileGetsThePythonStep) {
     EXPECT_NE(what.find("weights.pt"), std::string::npos) << what;
     EXPECT_NE(what.find("dict(c['params'])"), std::string::npos) << what;
     EXPECT_NE(what.find("weights_plain.pt"), std::string::npos) << what;
+    // weights_only=False unpickles with Python's pickle, which runs code the file names.
+    EXPECT_NE(what.find("runs code from the file"), std::string::npos) << what;
+    EXPECT_NE(what.find("only for files you trust"), std::string::npos) << what;
+  }
+}
+
+// A pickle may declare any shape over a storage record of any size: a record smaller than its
+// tensor must be refused before a byte of it is read.
+TEST(Export, AStorageSmallerThanItsTensorIsRefusedNamingTheWeight) {
+  TempDir dir;
+  const auto tiny = Config::load(source_path("configs/tiny.yaml"));
+  std::map<std::string, at::Tensor> state;
+  for (const auto& p : make_model(tiny)->named_parameters()) state[p.key()] = p.value().detach().clone();
+  const std::string name = "output_projection.weight";
+  auto lying = torch::zeros({1});  // a 4-byte record ...
+  lying.unsafeGetTensorImpl()->set_sizes_contiguous(state.at(name).sizes());  // ... claiming the weight's shape
+  state[name] = lying;
+  const auto bytes = lmnt_weights_bytes(state, tiny, 0);
+  std::ofstream(dir / "lying.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  try {
+    import_lmnt(dir / "lying.pt", std::nullopt);
+    FAIL() << "a tensor larger than its storage was imported";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("lying.pt"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'" + name + "'"), std::string::npos) << e.what();
   }
 }

@@ -130,6 +130,22 @@ TEST(PrepInputCheck, TruncatedAndLyingHeader) {
   expect_rejected(check_input(dir / "liar.wav", rules()), "truncated");
 }
 
+// A header may claim any channel count or rate: 1,024 channels took a 256 MiB read buffer, and
+// 1 Hz resampled to 22,050 samples per sample read. Both are rejected naming the claim.
+TEST(PrepInputCheck, AbsurdChannelCountsAndRatesAreRejected) {
+  TempDir dir;
+  test::write_raw_wav(dir / "many.wav", 1024, 22050, 64);
+  auto r = check_input(dir / "many.wav", rules());
+  expect_rejected(r, "unsupported");
+  EXPECT_NE(r.reason.find("1024 channels"), std::string::npos) << r.reason;
+  test::write_raw_wav(dir / "slow.wav", 1, 1, 200);
+  r = check_input(dir / "slow.wav", rules());
+  expect_rejected(r, "unsupported");
+  EXPECT_NE(r.reason.find("1 Hz"), std::string::npos) << r.reason;
+  test::write_raw_wav(dir / "fine.wav", 2, 22050, 22050);
+  EXPECT_EQ(check_input(dir / "fine.wav", rules()).status, Status::ok);
+}
+
 TEST(PrepInputCheck, NonFinite) {
   TempDir dir;
   auto x = test::test_tone(1.0, 22050, 6);

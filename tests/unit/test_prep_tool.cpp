@@ -87,6 +87,22 @@ TEST(PrepTool, NothingUsableExitsNonZero) {
   EXPECT_FALSE(fs::exists(dir / "out/manifest.json"));
 }
 
+TEST(PrepTool, AbsurdHeadersGetARowNotACrash) {
+  TempDir dir;
+  fs::create_directories(dir / "in");
+  test::write_tone(dir / "in/good.wav", 1.0, 1);
+  test::write_raw_wav(dir / "in/many.wav", 1024, 22050, 64);
+  test::write_raw_wav(dir / "in/slow.wav", 1, 1, 200);
+  const auto r = test::run_prep("--input " + dir / "in" + " --output " + dir / "out");
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto rows = test::read_report(dir / "out/report.tsv");
+  for (const std::string name : {"many.wav", "slow.wav"}) {
+    ASSERT_TRUE(rows.count(dir / ("in/" + name))) << name << "\n" << r.output;
+    EXPECT_EQ(rows.at(dir / ("in/" + name)).reason.substr(0, 12), "unsupported:") << name;
+  }
+  EXPECT_EQ(rows.at(dir / "in/good.wav").status, "ok");
+}
+
 TEST(PrepTool, OutputErrorsAndBadInputPathExitNonZero) {
   TempDir dir;
   fs::create_directories(dir / "in");
