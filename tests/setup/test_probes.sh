@@ -3,12 +3,7 @@
 # each thing the way a user could provide it, and checks that only the real thing satisfies a
 # probe: a header directory or a variable pointing nowhere must not. (A probe that was always true
 # once kept libyaml-cpp-dev from ever being installed on fresh machines.)
-set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/checks.sh"
 
 # A PATH with only the tools the probes themselves run; everything else is absent.
 mkdir -p "$scratch/bin" "$scratch/sys/pkgconfig"
@@ -81,4 +76,4 @@ out=$(env -i HOME="$scratch" PATH="$scratch/bin" DIFFWAVE_PROBE_PREFIXES="$scrat
 got=$(bash -c "source '$root/launch/setup.sh' && diffwave_debian_needs")
 [ -z "$got" ] || fail "after set-up the probes still report missing: $got"
 
-[ "$failures" = 0 ] && echo "setup probes: all checks passed" || { echo "setup probes: $failures checks failed"; exit 1; }
+finish "setup probes"

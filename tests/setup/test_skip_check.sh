@@ -2,12 +2,7 @@
 # Runs tests/run.sh's skip check on a scratch CTest project with one skipping test in the gpu tier
 # and one in the unit tier: the unit skip must fail the run and be named with its reason, unless
 # DIFFWAVE_ALLOW_SKIP-style labels allow it; the gpu skip alone must pass.
-set -uo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-scratch=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$scratch"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "$0")/checks.sh"
 source "$root/launch/setup.sh"
 source "$root/tests/skip_check.sh"
 
@@ -42,4 +37,4 @@ diffwave_check_skips gpu.log gpu 2>/dev/null || fail "a gpu skip alone failed th
 ctest -L unit -E NeedsAPackage >none.log 2>&1
 diffwave_check_skips none.log gpu 2>/dev/null || fail "a run without skips failed the check"
 
-[ "$failures" = 0 ] && echo "skip check: all checks passed" || { echo "skip check: $failures checks failed"; exit 1; }
+finish "skip check"
