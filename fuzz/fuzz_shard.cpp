@@ -126,7 +126,7 @@ void attribute(FuzzedDataProvider& f, hid_t file, const char* name, double value
         w.fixed_strings(std::vector<std::string>(static_cast<size_t>(std::max<int64_t>(count, 1)), *text), count,
                         f.ConsumeIntegralInRange<size_t>(1, 64));
       } else {
-        w.numbers<int8_t>(H5T_NATIVE_INT8, {static_cast<int8_t>(value)}, -1);
+        w.numbers<int8_t>(H5T_NATIVE_INT8, {static_cast<int8_t>(static_cast<int64_t>(value))}, -1);  // wraps
       }
       return;
     case 6: w.null_space(); return;
