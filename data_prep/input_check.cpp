@@ -86,6 +86,12 @@ CheckedInput check_input(const std::string& path, const CheckRules& rules) {
   }
   audio.samples.clear();
   audio.samples.shrink_to_fit();
+  // Finite samples near the float limit can overflow in the filter: inf, and NaN, which no clamp
+  // below would catch (found by fuzz/fuzz_audio.cpp).
+  const auto overflow = std::find_if(samples.begin(), samples.end(), [](float x) { return !std::isfinite(x); });
+  if (overflow != samples.end())
+    return reject(fmt::format("non-finite: sample {} is {} after resampling to {} Hz (input values near the float limit)",
+                              overflow - samples.begin(), *overflow, rules.sample_rate));
 
   const auto n = static_cast<int64_t>(samples.size());
   const int64_t frames = mel_frames_for(n, rules.hop_samples);

@@ -227,11 +227,15 @@ Config from_node(const YAML::Node& root, const std::string& source,
   const auto known = known_keys();
   if (root.IsMap()) {
     for (const auto& sec : root) {
-      const auto name = sec.first.as<std::string>();
+      // A key that is not a name (`? [a, b]`, `{}:`) would make as<std::string> throw YAML's exception.
+      if (!sec.first.IsScalar()) throw ConfigError(fmt::format("{}: section name {} is not a name", source, show(sec.first)));
+      const auto name = sec.first.Scalar();
       if (!sec.second.IsMap())
         throw ConfigError(fmt::format("{}: '{}' is not a known section with keys", source, name));
       for (const auto& kv : sec.second) {
-        const auto key = name + "." + kv.first.as<std::string>();
+        if (!kv.first.IsScalar())
+          throw ConfigError(fmt::format("{}: a key of section '{}' is not a name: {}", source, name, show(kv.first)));
+        const auto key = name + "." + kv.first.Scalar();
         if (!known.count(key))
           throw ConfigError(fmt::format("{}: unknown key '{}'", overridden.count(key) ? "--set" : source, key));
       }

@@ -17,6 +17,18 @@ namespace diffwave {
 
 using nlohmann::json;
 
+namespace {
+// nlohmann's get<integer>() static_casts a JSON float, which is undefined behaviour outside the
+// integer's range (1e30 as a count; found by fuzz/fuzz_done_record.cpp): integer fields must hold
+// integers, and anything else is the same type_error a string there would give.
+template <class T = int64_t>
+T integer(const json& j) {
+  if (!j.is_number_integer())
+    throw json::type_error::create(302, std::string("type must be an integer, but is ") + j.type_name(), &j);
+  return j.get<T>();
+}
+}  // namespace
+
 int64_t Manifest::utterances() const {
   int64_t n = 0;
   for (const auto& s : shards) n += s.utterances;
@@ -84,7 +96,7 @@ Manifest Manifest::load(const std::string& path) {
       key = name;
       return j.at(name);
     };
-    m.format_version = at(doc, "format_version").get<int64_t>();
+    m.format_version = integer(at(doc, "format_version"));
     if (m.format_version != kShardFormatVersion)
       throw DataError(fmt::format("{}: manifest format version {}, this build reads {}", path, m.format_version,
                                   kShardFormatVersion));
@@ -92,11 +104,11 @@ Manifest Manifest::load(const std::string& path) {
     m.inputs_fingerprint = at(fp, "inputs").get<std::string>();
     m.config_fingerprint = at(fp, "config").get<std::string>();
     const auto& a = at(doc, "audio");
-    m.audio.sample_rate = at(a, "sample_rate").get<int>();
-    m.audio.n_fft = at(a, "n_fft").get<int>();
-    m.audio.win_length = at(a, "win_length").get<int>();
-    m.audio.hop_samples = at(a, "hop_samples").get<int>();
-    m.audio.n_mels = at(a, "n_mels").get<int>();
+    m.audio.sample_rate = integer<int>(at(a, "sample_rate"));
+    m.audio.n_fft = integer<int>(at(a, "n_fft"));
+    m.audio.win_length = integer<int>(at(a, "win_length"));
+    m.audio.hop_samples = integer<int>(at(a, "hop_samples"));
+    m.audio.n_mels = integer<int>(at(a, "n_mels"));
     m.audio.f_min = at(a, "f_min").get<double>();
     m.audio.f_max = at(a, "f_max").get<double>();
     m.audio_dtype = at(a, "audio_dtype").get<std::string>();
@@ -108,17 +120,17 @@ Manifest Manifest::load(const std::string& path) {
       ManifestShard e;
       e.path = at(s, "path").get<std::string>();
       e.sha256 = at(s, "sha256").get<std::string>();
-      e.bytes = at(s, "bytes").get<int64_t>();
-      e.utterances = at(s, "utterances").get<int64_t>();
-      e.validation_utterances = at(s, "validation_utterances").get<int64_t>();
+      e.bytes = integer(at(s, "bytes"));
+      e.utterances = integer(at(s, "utterances"));
+      e.validation_utterances = integer(at(s, "validation_utterances"));
       e.hours = at(s, "hours").get<double>();
       m.shards.push_back(e);
     }
     const auto& t = at(doc, "totals");
-    m.inputs = at(t, "inputs").get<int64_t>();
-    m.accepted = at(t, "accepted").get<int64_t>();
-    m.warnings = at(t, "warnings").get<int64_t>();
-    m.rejected = at(t, "rejected").get<int64_t>();
+    m.inputs = integer(at(t, "inputs"));
+    m.accepted = integer(at(t, "accepted"));
+    m.warnings = integer(at(t, "warnings"));
+    m.rejected = integer(at(t, "rejected"));
     return m;
   } catch (const json::exception& e) {
     throw DataError(fmt::format("{}: malformed manifest near key '{}': {}", path, key, e.what()));

@@ -24,6 +24,7 @@ inline float bits_to_float(int32_t i) {
 
 // e^x for x in float range; Cephes expf's reduction and polynomial.
 inline float exp_poly(float x) {
+  x = x != x ? 0.0f : x;  // NaN (the callers return it themselves) must not reach the int conversion: UB
   x = x > 88.3762626647949f ? 88.3762626647949f : x;
   x = x < -87.3365478515625f ? -87.3365478515625f : x;
   // Round to nearest by the 1.5 * 2^23 trick (vectorises everywhere, unlike floor).

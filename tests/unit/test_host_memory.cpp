@@ -10,9 +10,19 @@
 #include <malloc.h>
 #endif
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DIFFWAVE_SANITIZER_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DIFFWAVE_SANITIZER_MALLOC 1
+#endif
+#endif
+
 TEST(HostMemory, LargeBlocksComeFromTheHeapAfterTuning) {
 #if !defined(__GLIBC__)
   GTEST_SKIP() << "glibc only";
+#elif defined(DIFFWAVE_SANITIZER_MALLOC)
+  GTEST_SKIP() << "a sanitizer's allocator replaces glibc's malloc: there is nothing to tune (tests/sanitize.sh)";
 #else
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_"))
     GTEST_SKIP() << "the user's MALLOC_* settings are left alone";
