@@ -2,12 +2,13 @@
 # One harness as the fuzz CTest tier runs it:
 #   fuzz/run_fuzzer.sh build-sanitize/fuzz/fuzz_NAME [SECONDS]
 # 1. runs every input in fuzz/seeds/NAME and fuzz/regressions/NAME once (a crash fails at once);
-# 2. fuzzes for SECONDS (env DIFFWAVE_FUZZ_SECONDS wins; 0 skips), growing a corpus kept in the
+# 2. fuzzes for SECONDS (env DIFFWAVE_FUZZ_SECONDS wins unless SECONDS is 0), growing a corpus kept in the
 #    build folder (BUILD/fuzz/work/NAME/corpus, reused by the next run) from the seeds.
 # A crash leaves its input in BUILD/fuzz/work/NAME/artifacts/; commit it to fuzz/regressions/NAME/.
 set -euo pipefail
 harness=$1
-seconds=${DIFFWAVE_FUZZ_SECONDS:-${2:-30}}
+seconds=${2:-30}
+[ "$seconds" = 0 ] || seconds=${DIFFWAVE_FUZZ_SECONDS:-$seconds}  # 0 from CMake: inputs only, always
 name=$(basename "$harness")
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(cd "$(dirname "$harness")" && pwd)/work/$name

@@ -85,17 +85,34 @@ diffwave_debian_needs() {
     "command -v python3:python3"
     "python3 -c 'import venv, ensurepip':python3-venv"
   )
+  diffwave_missing "${needs[@]}"
+}
+
+# Prints the packages of the "probe:package" entries whose probe fails.
+diffwave_missing() {
   local missing=() entry probe
-  for entry in "${needs[@]}"; do
+  for entry in "$@"; do
     probe=${entry%:*}
     (eval "$probe") >/dev/null 2>&1 || missing+=(${entry##*:})
   done
   echo "${missing[@]:-}"
 }
 
-diffwave_install_debian() {
+# What the sanitizer and fuzz tiers need beyond the build (tests/sanitize.sh): clang, its
+# sanitizer and libFuzzer runtimes, and llvm-symbolizer for stack traces with lines.
+diffwave_sanitizer_needs() {
+  local needs=(
+    "command -v clang && command -v clang++:clang"
+    "ls \"\$(clang -print-resource-dir)\"/lib/linux/libclang_rt.fuzzer-x86_64.a \"\$(clang -print-resource-dir)\"/lib/linux/libclang_rt.asan-x86_64.a:libclang-rt-14-dev"
+    "command -v llvm-symbolizer || ls /usr/lib/llvm-*/bin/llvm-symbolizer:llvm"
+  )
+  diffwave_missing "${needs[@]}"
+}
+
+# Installs the Debian packages NEEDS (a function like diffwave_debian_needs) reports missing.
+diffwave_install_debian() {  # [NEEDS]
   local missing
-  missing=$(diffwave_debian_needs)
+  missing=$(${1:-diffwave_debian_needs})
   [ -z "$missing" ] && { diffwave_log "system packages: all present"; return 0; }
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then

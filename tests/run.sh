@@ -2,10 +2,20 @@
 # Builds the project (installing what is missing) and runs the test suites with CTest.
 #   ./tests/run.sh                 everything (gpu tests skip without a GPU)
 #   ./tests/run.sh -L unit         one tier: unit, mpi, gpu, slurm, slow (any ctest arguments pass through)
+#   ./tests/run.sh -L fuzz         the libFuzzer harnesses; -L asan, -L tsan, -L sanitize: sanitizer
+#                                  builds of the tests (tests/sanitize.sh, fuzz/README.md)
 # A skipped test outside the gpu tier fails the run: a check that did not run checked nothing.
 # DIFFWAVE_ALLOW_SKIP=slurm,slow (tier labels) accepts skips in those tiers too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The sanitizer and fuzz tiers build in folders of their own with clang: tests/sanitize.sh.
+prev=""
+for a in "$@"; do
+  case "$prev:$a" in -L:sanitize | -L:asan | -L:tsan | -L:fuzz | *:-Lsanitize | *:-Lasan | *:-Ltsan | *:-Lfuzz)
+    exec tests/sanitize.sh "$@" ;;
+  esac
+  prev=$a
+done
 source launch/setup.sh
 source tests/skip_check.sh
 start=$(date +%s)

@@ -26,6 +26,7 @@ case $tier in
   *) diffwave_die "tests/sanitize.sh: give one of -L sanitize, -L asan, -L tsan, -L fuzz" ;;
 esac
 
+[ -n "${DIFFWAVE_SANITIZE_CC:-}" ] || diffwave_install_debian diffwave_sanitizer_needs
 CC=${DIFFWAVE_SANITIZE_CC:-$(command -v clang-14 || command -v clang || true)}
 CXX=${DIFFWAVE_SANITIZE_CXX:-$(command -v clang++-14 || command -v clang++ || true)}
 [ -n "$CXX" ] && [ -n "$CC" ] || diffwave_die "the sanitizer tiers need clang (Debian: apt-get install clang libclang-rt-14-dev llvm)"

@@ -30,6 +30,9 @@ everything="cmake g++ ninja-build ccache git libopenmpi-dev openmpi-bin libhdf5-
 got=$(missing)
 [ "$got" = "$everything" ] || fail "in an empty world the probes report '$got', expected '$everything'"
 
+got=$(env -i HOME="$scratch" PATH="$scratch/bin" bash -c "source '$root/launch/setup.sh' && diffwave_sanitizer_needs")
+[ "$got" = "clang libclang-rt-14-dev llvm" ] || fail "in an empty world the sanitizer probes report '$got'"
+
 # Stand-ins that must not count: headers without the package, variables naming empty folders.
 mkdir -p "$scratch/sys/include/yaml-cpp" "$scratch/sys/include/fmt" "$scratch/sys/include/CLI" \
   "$scratch/sys/include/nlohmann" "$scratch/sys/include/gtest" "$scratch/empty"
@@ -75,5 +78,9 @@ out=$(env -i HOME="$scratch" PATH="$scratch/bin" DIFFWAVE_PROBE_PREFIXES="$scrat
 # On this machine, after the set-up ran, every probe is satisfied (none is always false).
 got=$(bash -c "source '$root/launch/setup.sh' && diffwave_debian_needs")
 [ -z "$got" ] || fail "after set-up the probes still report missing: $got"
+if command -v clang >/dev/null; then  # clang here: the sanitizer tiers' set-up ran
+  got=$(bash -c "source '$root/launch/setup.sh' && diffwave_sanitizer_needs")
+  [ -z "$got" ] || fail "with clang installed the sanitizer probes still report missing: $got"
+fi
 
 finish "setup probes"
