@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_integer.h"
 
 namespace diffwave::prep {
 
@@ -19,23 +20,13 @@ using nlohmann::json;
 
 namespace {
 
-// nlohmann's get<integer>() static_casts a JSON float, which is undefined behaviour outside the
-// integer's range (1e30 as a count; found by fuzz/fuzz_done_record.cpp): integer fields must hold
-// integers, and anything else is the same type_error a string there would give.
-template <class T = int64_t>
-T integer(const json& j) {
-  if (!j.is_number_integer())
-    throw json::type_error::create(302, std::string("type must be an integer, but is ") + j.type_name(), &j);
-  return j.get<T>();
-}
-
 json to_json(const InputResult& r) {
   return json::array({r.index, static_cast<int>(r.status), r.reason, r.content_hash, r.samples});
 }
 
 InputResult result_from(const json& j) {
-  return {integer(j.at(0)), static_cast<Status>(integer<int>(j.at(1))), j.at(2).get<std::string>(),
-          j.at(3).get<std::string>(), integer(j.at(4))};
+  return {json_integer(j.at(0)), static_cast<Status>(json_integer<int>(j.at(1))), j.at(2).get<std::string>(),
+          j.at(3).get<std::string>(), json_integer(j.at(4))};
 }
 
 json to_json(const FinishedShard& s) {
@@ -44,8 +35,8 @@ json to_json(const FinishedShard& s) {
 }
 
 FinishedShard shard_from(const json& j) {
-  return {j.at("name").get<std::string>(), j.at("sha256").get<std::string>(), integer(j.at("bytes")),
-          integer(j.at("utterances")), integer(j.at("validation_utterances")), integer(j.at("samples"))};
+  return {j.at("name").get<std::string>(), j.at("sha256").get<std::string>(), json_integer(j.at("bytes")),
+          json_integer(j.at("utterances")), json_integer(j.at("validation_utterances")), json_integer(j.at("samples"))};
 }
 
 json results_json(const std::vector<InputResult>& results) {
@@ -66,7 +57,7 @@ std::optional<DoneBlock> from_json_line(const std::string& line) {
   try {
     const json j = json::parse(line);
     DoneBlock b;
-    b.rounds_done = integer(j.at("rounds_done"));
+    b.rounds_done = json_integer(j.at("rounds_done"));
     for (const auto& r : j.at("results")) b.results.push_back(result_from(r));
     if (j.contains("shard")) b.shard = shard_from(j.at("shard"));
     return b;
@@ -87,7 +78,7 @@ RankResults decode_rank_results(const std::string& text) {
     RankResults r;
     for (const auto& x : j.at("results")) r.results.push_back(result_from(x));
     for (const auto& s : j.at("shards")) r.shards.push_back(shard_from(s));
-    r.processed = integer(j.at("processed"));
+    r.processed = json_integer(j.at("processed"));
     return r;
   } catch (const json::exception& e) {
     throw Error(fmt::format("malformed results from a rank: {}", e.what()));

@@ -10,24 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "common/json_integer.h"
 #include "data/checksum.h"
 #include "data/shard_format.h"
 
 namespace diffwave {
 
 using nlohmann::json;
-
-namespace {
-// nlohmann's get<integer>() static_casts a JSON float, which is undefined behaviour outside the
-// integer's range (1e30 as a count; found by fuzz/fuzz_done_record.cpp): integer fields must hold
-// integers, and anything else is the same type_error a string there would give.
-template <class T = int64_t>
-T integer(const json& j) {
-  if (!j.is_number_integer())
-    throw json::type_error::create(302, std::string("type must be an integer, but is ") + j.type_name(), &j);
-  return j.get<T>();
-}
-}  // namespace
 
 int64_t Manifest::utterances() const {
   int64_t n = 0;
@@ -96,7 +85,7 @@ Manifest Manifest::load(const std::string& path) {
       key = name;
       return j.at(name);
     };
-    m.format_version = integer(at(doc, "format_version"));
+    m.format_version = json_integer(at(doc, "format_version"));
     if (m.format_version != kShardFormatVersion)
       throw DataError(fmt::format("{}: manifest format version {}, this build reads {}", path, m.format_version,
                                   kShardFormatVersion));
@@ -104,11 +93,11 @@ Manifest Manifest::load(const std::string& path) {
     m.inputs_fingerprint = at(fp, "inputs").get<std::string>();
     m.config_fingerprint = at(fp, "config").get<std::string>();
     const auto& a = at(doc, "audio");
-    m.audio.sample_rate = integer<int>(at(a, "sample_rate"));
-    m.audio.n_fft = integer<int>(at(a, "n_fft"));
-    m.audio.win_length = integer<int>(at(a, "win_length"));
-    m.audio.hop_samples = integer<int>(at(a, "hop_samples"));
-    m.audio.n_mels = integer<int>(at(a, "n_mels"));
+    m.audio.sample_rate = json_integer<int>(at(a, "sample_rate"));
+    m.audio.n_fft = json_integer<int>(at(a, "n_fft"));
+    m.audio.win_length = json_integer<int>(at(a, "win_length"));
+    m.audio.hop_samples = json_integer<int>(at(a, "hop_samples"));
+    m.audio.n_mels = json_integer<int>(at(a, "n_mels"));
     m.audio.f_min = at(a, "f_min").get<double>();
     m.audio.f_max = at(a, "f_max").get<double>();
     m.audio_dtype = at(a, "audio_dtype").get<std::string>();
@@ -120,17 +109,17 @@ Manifest Manifest::load(const std::string& path) {
       ManifestShard e;
       e.path = at(s, "path").get<std::string>();
       e.sha256 = at(s, "sha256").get<std::string>();
-      e.bytes = integer(at(s, "bytes"));
-      e.utterances = integer(at(s, "utterances"));
-      e.validation_utterances = integer(at(s, "validation_utterances"));
+      e.bytes = json_integer(at(s, "bytes"));
+      e.utterances = json_integer(at(s, "utterances"));
+      e.validation_utterances = json_integer(at(s, "validation_utterances"));
       e.hours = at(s, "hours").get<double>();
       m.shards.push_back(e);
     }
     const auto& t = at(doc, "totals");
-    m.inputs = integer(at(t, "inputs"));
-    m.accepted = integer(at(t, "accepted"));
-    m.warnings = integer(at(t, "warnings"));
-    m.rejected = integer(at(t, "rejected"));
+    m.inputs = json_integer(at(t, "inputs"));
+    m.accepted = json_integer(at(t, "accepted"));
+    m.warnings = json_integer(at(t, "warnings"));
+    m.rejected = json_integer(at(t, "rejected"));
     return m;
   } catch (const json::exception& e) {
     throw DataError(fmt::format("{}: malformed manifest near key '{}': {}", path, key, e.what()));
