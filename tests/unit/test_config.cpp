@@ -152,7 +152,8 @@ TEST(Config, NonFiniteAndOutOfRangeValuesAreRejectedNamingTheKey) {
       // 1444189401 * 1596634768 * 8 = 2^64 + 128: the product wraps to exactly audio.hop_samples.
       {{"model.upsample_factors=[1444189401, 1596634768, 8]", "audio.hop_samples=128"}, "model.upsample_factors"},
   };
-  for (const auto& [overrides, key] : cases) {
+  for (const auto& [overrides_, key] : cases) {
+    const auto& overrides = overrides_;  // clang 14 lambdas cannot capture a structured binding
     const auto msg = config_error([&] { Config::load("", overrides).validate(); });
     EXPECT_NE(msg.find(key), std::string::npos) << overrides[0] << ": " << msg;
   }
