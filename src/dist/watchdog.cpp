@@ -160,15 +160,12 @@ void Watchdog::loop() {
     if (stop_ || fired_ || !pending_ || recent_.empty()) continue;
     if (now() - recent_.back().start < timeout_) continue;
     // Waiting on a rank that is still working is not a stall (checked once a refresh).
-    if (now() - checked >= kRefreshSeconds) {
-      checked = now();
-      lock.unlock();
-      const bool working = others_progressed_within(timeout_);
-      lock.lock();
-      if (working) continue;
-    } else {
-      continue;
-    }
+    if (now() - checked < kRefreshSeconds) continue;
+    checked = now();
+    lock.unlock();
+    const bool working = others_progressed_within(timeout_);
+    lock.lock();
+    if (working) continue;
     fired_ = true;
     lock.unlock();
     on_stall_(report());

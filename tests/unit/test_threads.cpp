@@ -49,6 +49,12 @@ Config write_corpus(const std::string& dir, int n) {
   return c;
 }
 
+std::vector<int64_t> frame_lengths(const Dataset& data) {
+  std::vector<int64_t> lengths;
+  for (size_t i = 0; i < data.size(); ++i) lengths.push_back(data.frames(i));
+  return lengths;
+}
+
 bool same(const TrainingBatch& a, const TrainingBatch& b) {
   return a.step == b.step && a.audio.equal(b.audio) && a.mel.equal(b.mel) && a.t.equal(b.t) && a.noise.equal(b.noise);
 }
@@ -59,8 +65,7 @@ TEST(BatchLoaderThread, PrefetchedBatchesEqualBatchesMadeOnTheCaller) {
   TempDir dir;
   const Config c = write_corpus(dir.str(), 6);
   const Dataset data(dir.str(), c, false);
-  std::vector<int64_t> lengths;
-  for (size_t i = 0; i < data.size(); ++i) lengths.push_back(data.frames(i));
+  const auto lengths = frame_lengths(data);
   const int64_t crop = 8;
   const BatchPlan plan(lengths, 2, crop, 50, 1234);
   const BatchPlan reference_plan(lengths, 2, crop, 50, 1234);  // the loader's plan caches; this one is ours
@@ -78,8 +83,7 @@ TEST(BatchLoaderThread, DestroyedWhilePrefetching) {
   TempDir dir;
   const Config c = write_corpus(dir.str(), 4);
   const Dataset data(dir.str(), c, false);
-  std::vector<int64_t> lengths;
-  for (size_t i = 0; i < data.size(); ++i) lengths.push_back(data.frames(i));
+  const auto lengths = frame_lengths(data);
   const BatchPlan plan(lengths, 2, 4, 50, 7);
   for (int round = 0; round < 5; ++round) {
     BatchLoader loader(data, plan, 0, 1, 4, c.audio.hop_samples, c.audio.n_mels, false, 0, 3);
