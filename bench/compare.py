@@ -2,13 +2,16 @@
 """Benchmarks diffwave-cpp against lmnt-com/diffwave (PyPI `diffwave`) on this machine, both in
 one invocation, alternating, and prints the ratio (ours / lmnt) with its spread.
 
-    ~/.cache/diffwave-cpp/venv/bin/python bench/compare.py [train] [sample] [prep] [--rounds 3]
+    ~/.cache/diffwave-cpp/venv/bin/python bench/compare.py [train] [sample] [prep] [quality] [--rounds 3]
     python3 bench/compare.py train sample --device cuda --prep DIR     # on a GPU machine
 
 Needs the venv made by tests/run.sh plus `pip install --no-deps diffwave==0.1.7 tqdm`, and the
 built binaries in build/bin. The reference runs in separate processes with the same number of
 threads as ours; start-up is excluded from training and sampling throughput (timed windows after
 warm-up), included for prep (end-to-end files per second). Peak memory is each process's max RSS.
+`quality` trains the tiny shape for --quality-seconds on each side (lmnt's own learner, ours with
+lmnt's recipe and ours with configs/demo.yaml) and scores the held-out outputs (bench/quality.py's
+reference metrics) and each model's conditioning gain (one computation, lmnt's DiffWave, for all).
 On a GPU (--device cuda) training compares each of our precisions/kernels with lmnt's fp32 and
 `--fp16` (autocast + GradScaler) loops, and sampling adds our --cuda-graphs and bf16 variants.
 """
@@ -162,7 +165,7 @@ def bench_train(work, prep, rounds, device):
                     os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
                     "--max-steps", str(2 * steps), "--log-interval", str(steps), "--checkpoint-interval", "1000000",
                     "--set", f"train.batch_size={batch}", "--set", f"train.crop_mel_frames={crop}",
-                    "--set", "train.validation_interval=0", "--set", "train.audio_interval=0",
+                    "--set", "train.validation_interval=0", "--set", "train.quality_interval=0",
                     "--set", f"train.device={device}"] + extra)
                 if done is None:
                     continue
@@ -226,7 +229,7 @@ def bench_sample(work, prep, rounds, device):
         shutil.rmtree(run_dir, ignore_errors=True)
         run([os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
              "--max-steps", "1", "--set", "train.batch_size=2", "--set", "train.validation_interval=0",
-             "--set", "train.audio_interval=0", "--set", f"train.device={device}"])
+             "--set", "train.quality_interval=0", "--set", f"train.device={device}"])
         model_pt = os.path.join(work, f"{name}.pt")
         run([os.path.join(BIN, "diffwave-export"), "--checkpoint", run_dir, "--output", model_pt])
         for schedule in schedules:
@@ -254,6 +257,139 @@ def bench_sample(work, prep, rounds, device):
             for variant in ours:
                 summary(f"sample {name} {schedule}" + (f" ours {variant}" if variant else ""), ours[variant], theirs,
                         "x realtime", mo[variant], mt)
+
+
+# lmnt's own learner (diffwave.learner.DiffWaveLearner: its train_step, Adam, L1 loss, epoch
+# checkpoints) fed random crops of the shards' training split as its collator cuts them, stopped
+# after a wall-clock budget; saves {"model", "params"} for diffwave-export --from-lmnt.
+LMNT_QUALITY_TRAIN = r"""
+import importlib.machinery, json, random, sys, time, types, h5py, numpy as np, torch
+if importlib.util.find_spec("tqdm") is None:  # lmnt's learner imports it for progress bars only
+    tqdm = types.ModuleType("tqdm"); tqdm.__spec__ = importlib.machinery.ModuleSpec("tqdm", None)
+    tqdm.tqdm = lambda it, **k: it; sys.modules["tqdm"] = tqdm
+from diffwave.learner import DiffWaveLearner
+from diffwave.model import DiffWave
+from diffwave.params import AttrDict, params as base
+torch.set_num_threads(int(sys.argv[1]))
+prep, out_dir, seconds = sys.argv[2], sys.argv[3], float(sys.argv[4])
+C, L, cycle, B, crop = map(int, sys.argv[5:10])
+p = AttrDict(base); p.override(dict(residual_channels=C, residual_layers=L, dilation_cycle_length=cycle, batch_size=B,
+                                     crop_mel_frames=crop))
+audio, mels = [], []
+for shard in json.load(open(prep + "/manifest.json"))["shards"]:
+    with h5py.File(prep + "/" + shard["path"]) as f:
+        scale = float(f.attrs.get("audio_scale", 1.0))
+        ix = {k: f["index/" + k][:] for k in ("validation", "audio_offset", "audio_length", "mel_offset", "mel_frames")}
+        for v, ao, an, mo, mn in zip(*(ix[k] for k in ("validation", "audio_offset", "audio_length", "mel_offset", "mel_frames"))):
+            if not v and mn >= crop:
+                audio.append(f["audio"][ao:ao + an].astype(np.float32) * scale)
+                mels.append(f["mel"][mo:mo + mn].T.astype(np.float32))
+class Crops:  # endless random crops, each epoch one batch per B utterances, until the budget is spent
+    def __len__(self): return max(1, len(audio) // B)
+    def __iter__(self):
+        for _ in range(len(self)):
+            if time.perf_counter() > deadline: raise TimeoutError
+            a, m = [], []
+            for i in random.sample(range(len(audio)), B):
+                start = random.randint(0, mels[i].shape[1] - crop)
+                a.append(torch.from_numpy(audio[i][start * p.hop_samples:(start + crop) * p.hop_samples].copy()))
+                m.append(torch.from_numpy(mels[i][:, start:start + crop].copy()))
+            yield {"audio": torch.stack(a), "spectrogram": torch.stack(m)}
+random.seed(0); torch.manual_seed(0)
+model = DiffWave(p)
+learner = DiffWaveLearner(out_dir, model, Crops(), torch.optim.Adam(model.parameters(), lr=p.learning_rate), p)
+deadline = time.perf_counter() + seconds
+try:
+    learner.train()
+except TimeoutError:
+    pass
+torch.save({"model": dict(model.state_dict()), "params": dict(p), "step": learner.step}, out_dir + "/final.pt")
+print(f"lmnt steps {learner.step}")
+"""
+
+# The conditioning gain, computed alike for both models with lmnt's DiffWave: crops of 16 frames
+# every 16 frames of each held-out utterance, a fixed noise and a mid-range step per crop, the loss
+# with each utterance's own mel and with the next utterance's; prints other / own - 1.
+LMNT_GAIN = r"""
+import json, sys, h5py, numpy as np, torch
+from diffwave.model import DiffWave
+from diffwave.params import AttrDict, params as base
+torch.set_num_threads(int(sys.argv[1]))
+prep, crop = sys.argv[3], 16
+state = torch.load(sys.argv[2], weights_only=True)
+p = AttrDict(base); p.override(state["params"])
+model = DiffWave(p); model.load_state_dict(state["model"]); model.eval()
+level = torch.tensor(np.cumprod(1 - np.array(p.noise_schedule)).astype(np.float32))
+audio, mels = [], []
+for shard in json.load(open(prep + "/manifest.json"))["shards"]:
+    with h5py.File(prep + "/" + shard["path"]) as f:
+        scale = float(f.attrs.get("audio_scale", 1.0))
+        ix = {k: f["index/" + k][:] for k in ("validation", "audio_offset", "audio_length", "mel_offset", "mel_frames")}
+        for v, ao, an, mo, mn in zip(*(ix[k] for k in ("validation", "audio_offset", "audio_length", "mel_offset", "mel_frames"))):
+            if v:
+                audio.append(f["audio"][ao:ao + an].astype(np.float32) * scale)
+                mels.append(f["mel"][mo:mo + mn].T.astype(np.float32))
+g = torch.Generator().manual_seed(7)
+own = other = 0.0
+steps = len(p.noise_schedule)
+with torch.no_grad():
+    for u in range(len(audio)):
+        partner = mels[(u + 1) % len(audio)]
+        for start in range(0, min(mels[u].shape[1], partner.shape[1]) - crop + 1, crop):
+            x = torch.from_numpy(audio[u][start * p.hop_samples:(start + crop) * p.hop_samples].copy())[None]
+            t = torch.randint(steps // 4, 3 * steps // 4, [1], generator=g)
+            noise = torch.randn(x.shape, generator=g)
+            noisy = level[t] ** 0.5 * x + (1 - level[t]) ** 0.5 * noise
+            for mel, acc in ((mels[u], "own"), (partner, "other")):
+                loss = (model(noisy, torch.from_numpy(mel[:, start:start + crop].copy())[None], t).squeeze(1) - noise).abs().mean()
+                if acc == "own": own += float(loss)
+                else: other += float(loss)
+print(f"conditioning gain {other / own - 1:.5f}")
+"""
+
+
+def bench_quality(work, prep, seconds):
+    """Equal wall time, the tiny shape: lmnt's learner, ours with lmnt's recipe (configs/tiny.yaml) and
+    ours with the demo recipe (configs/demo.yaml); then each model vocodes the held-out split with our
+    sampler (fast schedule; the EMA weights for ours, lmnt keeps none) and is scored."""
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import quality
+    items, params = quality.read_split(prep, "valid")
+    mel_of = quality.lmnt_mel(params)
+    mr_stft = quality.MultiResolutionSTFTLoss(fft_sizes=[512, 1024, 2048], hop_sizes=[50, 120, 240],
+                                              win_lengths=[240, 600, 1200])
+    models = {}
+    for name, config in (("ours, lmnt's recipe (tiny.yaml)", "configs/tiny.yaml"), ("ours, demo recipe (demo.yaml)", "configs/demo.yaml")):
+        run_dir = os.path.join(work, "quality_" + os.path.basename(config).split(".")[0])
+        shutil.rmtree(run_dir, ignore_errors=True)
+        try:
+            run([os.path.join(BIN, "diffwave-train"), "--config", config, "--data", prep, "--run-dir", run_dir,
+                 "--max-time", str(seconds), "--log-interval", "100000", "--set", "train.validation_interval=0",
+                 "--set", "train.quality_interval=0", "--set", "train.max_steps=1000000"])
+        except CommandFailed as stopped:  # --max-time ends with exit 75 after its checkpoint
+            if "(75)" not in str(stopped):
+                raise
+        models[name] = (run_dir, config)
+    lmnt_dir = os.path.join(work, "quality_lmnt")
+    shutil.rmtree(lmnt_dir, ignore_errors=True)
+    _, out, _ = run([sys.executable, "-c", LMNT_QUALITY_TRAIN, str(THREADS), prep, lmnt_dir, str(seconds), "16", "6", "3", "4", "16"])
+    print(f"lmnt's learner: {out.strip().splitlines()[-1]} in {seconds} s", flush=True)
+    run([os.path.join(BIN, "diffwave-export"), "--from-lmnt", os.path.join(lmnt_dir, "final.pt"), "--config",
+         "configs/tiny.yaml", "--output", os.path.join(lmnt_dir, "run")])
+    models["lmnt's learner (its params)"] = (os.path.join(lmnt_dir, "run"), "configs/tiny.yaml")
+    print(f"{len(items)} held-out utterances, fast schedule, {seconds} s of training each on {THREADS} threads", flush=True)
+    for name, (run_dir, _) in models.items():
+        out_dir, model_pt = os.path.join(work, "quality_samples"), os.path.join(work, "quality_model.pt")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        run([os.path.join(BIN, "diffwave-sample"), "--checkpoint", run_dir, "--mel", prep, "--split", "valid",
+             "--output", out_dir, "--threads", str(THREADS)])
+        run([os.path.join(BIN, "diffwave-export"), "--checkpoint", run_dir, "--output", model_pt])
+        _, gain, _ = run([sys.executable, "-c", LMNT_GAIN, str(THREADS), model_pt, prep])
+        scores = [quality.score(audio, quality.read_wav(os.path.join(out_dir, u + ".wav")), mel_of,
+                                int(params["sample_rate"]), mr_stft) for u, audio, _ in items]
+        mean = {k: statistics.fmean(s[k] for s in scores) for k in ("mr_stft", "envelope_correlation", "log_mel_l1_db")}
+        print(f"quality {name:<34} MR-STFT {mean['mr_stft']:.3f} | envelope correlation {mean['envelope_correlation']:.3f} | "
+              f"log-mel L1 {mean['log_mel_l1_db']:.2f} dB | {gain.strip()}", flush=True)
 
 
 def bench_prep(work, corpus, rounds):
@@ -285,7 +421,9 @@ def main():
 
 def bench():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", nargs="*", default=["train", "sample", "prep"], choices=["train", "sample", "prep"])
+    parser.add_argument("what", nargs="*", default=["train", "sample", "prep"], choices=["train", "sample", "prep", "quality"],
+                        help="quality is not in the default set: it trains each side for --quality-seconds")
+    parser.add_argument("--quality-seconds", type=int, default=240, help="wall-clock training budget per side (quality)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--utterances", type=int, default=60)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where both sides train and sample")
@@ -318,6 +456,8 @@ def bench():
             bench_sample(work, prep, args.rounds, args.device)
         if "prep" in args.what:
             bench_prep(work, corpus, args.rounds)
+        if "quality" in args.what:
+            bench_quality(work, prep, args.quality_seconds)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ for step in "$@"; do
         set -- $v; rm -rf /tmp/gpu_kit_run
         timeout 300 "$kit/bin/diffwave-train" --config configs/base.yaml --data "$kit/prep" --run-dir /tmp/gpu_kit_run \
           --max-steps 60 --log-interval 20 --checkpoint-interval 1000000 --set train.device=cuda \
-          --set train.validation_interval=0 --set train.audio_interval=0 --set train.profile_steps=5 \
+          --set train.validation_interval=0 --set train.quality_interval=0 --set train.profile_steps=5 \
           --set train.precision=$1 --set train.cuda_graphs=$2
       done ;;
     lmnt-profile) for p in fp16 fp32; do timeout 300 python3 bench/lmnt_profile.py $p; done ;;

@@ -18,6 +18,18 @@ pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)
 find_package(ZLIB REQUIRED)  # CRC-32 of checkpoint data
 find_package(OpenSSL REQUIRED COMPONENTS Crypto)  # SHA-256 of shards (libcrypto EVP)
 find_package(PNG REQUIRED)  # TensorBoard image summaries are PNG-encoded
+# SPTK (mel-cepstral analysis for the MCD metric): Debian ships only a static, non-PIC archive.
+# Our library is static and the programs are position-independent executables, which may link
+# non-PIC code; a shared library could not.
+find_path(SPTK_INCLUDE_DIR SPTK.h)
+find_library(SPTK_LIBRARY NAMES libSPTK.a SPTK)
+if(NOT SPTK_INCLUDE_DIR OR NOT SPTK_LIBRARY)
+  message(FATAL_ERROR "SPTK not found (SPTK.h and libSPTK.a): install the Debian package libsptk-dev, "
+                      "or set SPTK_INCLUDE_DIR and SPTK_LIBRARY")
+endif()
+add_library(SPTK::SPTK STATIC IMPORTED)
+set_target_properties(SPTK::SPTK PROPERTIES IMPORTED_LOCATION ${SPTK_LIBRARY}
+  INTERFACE_INCLUDE_DIRECTORIES ${SPTK_INCLUDE_DIR} INTERFACE_LINK_LIBRARIES m)
 
 # CUDA: enabled when a toolkit is present (no GPU is needed to compile and link).
 set(DIFFWAVE_HAVE_CUDA OFF)

@@ -55,11 +55,31 @@ diffwave_has_cmake_package() (
   done < <(diffwave_cmake_prefixes "$name")
   return 1
 )
+# True when PROGRAM (a path below a prefix, e.g. libexec/sptk/bin/pitch) is executable under one.
+diffwave_has_system_program() {
+  local prefix
+  for prefix in ${DIFFWAVE_PROBE_PREFIXES:-/usr/local /usr /}; do [ -x "${prefix%/}/$1" ] && return 0; done
+  return 1
+}
 
 # True when pkg-config knows MODULE (the .pc file its -dev package installs), or, for the
 # modules CMake finds through a Find module, when the root variable names a prefix with HEADER.
 diffwave_has_pkgconfig() { command -v pkg-config >/dev/null && pkg-config --exists "$1"; }
 diffwave_has_prefix_header() { local root; root=$(printenv "$1") && [ -f "$root/include/$2" ]; }
+# True when find_library/find_path find LIBRARY and HEADER under one system prefix (lib/, its
+# multiarch folders, include/): for libraries without a CMake or pkg-config file, such as SPTK.
+diffwave_has_system_library() (
+  local prefix dir
+  shopt -s nullglob
+  for prefix in ${DIFFWAVE_PROBE_PREFIXES:-/usr/local /usr /}; do
+    prefix=${prefix%/}
+    [ -f "$prefix/include/$2" ] || continue
+    for dir in "$prefix"/lib "$prefix"/lib64 "$prefix"/lib/*-linux-gnu; do
+      [ -f "$dir/$1" ] && return 0
+    done
+  done
+  return 1
+)
 
 # Debian packages, each with the probe that says the build will find it: "probe:package".
 diffwave_debian_needs() {
@@ -82,6 +102,8 @@ diffwave_debian_needs() {
     "diffwave_has_cmake_package CLI11:libcli11-dev"
     "diffwave_has_cmake_package nlohmann_json:nlohmann-json3-dev"
     "diffwave_has_cmake_package GTest:libgtest-dev"
+    "diffwave_has_system_library libSPTK.a SPTK.h:libsptk-dev"
+    "diffwave_has_system_program libexec/sptk/bin/pitch || command -v sptk:sptk"
     "command -v python3:python3"
     "python3 -c 'import venv, ensurepip':python3-venv"
   )
@@ -167,11 +189,12 @@ diffwave_torch_prefix() {
 
 # The Python packages the reference tests run (tests/reference/; never the product): h5py reads
 # shards, tensorboard the event files, safetensors and numpy checkpoints, and lmnt-com/diffwave
-# 0.1.7 runs an export, auraloss checks the STFT metrics (both without their dependencies: they
-# need only torch and numpy at run time). They go into
+# 0.1.7 runs an export, auraloss checks the STFT metrics, torchaudio gives bench/quality.py its
+# Griffin-Lim baseline (the three without their dependencies: they need only torch and numpy at
+# run time). They go into
 # the LibTorch virtualenv, since lmnt's code needs torch. Exports DIFFWAVE_REFERENCE_PYTHON.
 DIFFWAVE_REFERENCE_PACKAGES="h5py==3.16.0 tensorboard==2.21.0 safetensors==0.8.0 numpy==2.4.6"
-DIFFWAVE_REFERENCE_NODEPS="diffwave==0.1.7 auraloss==0.4.0"
+DIFFWAVE_REFERENCE_NODEPS="diffwave==0.1.7 auraloss==0.4.0 torchaudio==2.11.0"
 diffwave_reference_python() {
   diffwave_venv_ensure "$(diffwave_pins_check "$DIFFWAVE_TORCH_SPEC")" LibTorch "$DIFFWAVE_TORCH_SPEC"
   diffwave_venv_ensure "$(diffwave_pins_check $DIFFWAVE_REFERENCE_PACKAGES)" "reference packages" $DIFFWAVE_REFERENCE_PACKAGES

@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
                "diffwave.model.DiffWave(AttrDict(params)).load_state_dict(model)), or import lmnt weights as a "
                "checkpoint for diffwave-sample and for fine-tuning with diffwave-train."};
   std::string checkpoint, from_lmnt, output, config_path;
-  bool ema = false;
+  std::string weights = "ema";
   auto* ck = app.add_option("--checkpoint", checkpoint, "export: checkpoint file or run dir (its checkpoints/latest)");
   auto* lmnt = app.add_option("--from-lmnt", from_lmnt, "import: lmnt weights file (plain-dict params)")
                    ->check(CLI::ExistingFile);
@@ -23,7 +23,11 @@ int main(int argc, char** argv) {
                  "export: MODEL.pt. import: FILE.safetensors, or a run dir (written as its "
                  "checkpoints/step-000000000.safetensors + latest, ready for diffwave-train --run-dir)")
       ->required();
-  app.add_flag("--ema", ema, "export the EMA weights instead of the trained ones")->needs(ck);
+  app.add_option("--weights", weights, "export: ema (the moving average, as diffwave-sample uses by default) or raw "
+                 "(the trained weights of the checkpoint's step)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"raw", "ema"}))
+      ->needs(ck);
   app.add_option("--config", config_path, "import: our YAML config for the weights (default: the file's params)")
       ->check(CLI::ExistingFile)
       ->needs(lmnt);
@@ -32,8 +36,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (!checkpoint.empty()) {
-      const auto source = diffwave::export_lmnt(checkpoint, ema, output);
-      std::cout << fmt::format("wrote {} from {} ({} weights)\n", output, source, ema ? "EMA" : "trained");
+      const auto source = diffwave::export_lmnt(checkpoint, weights == "ema", output);
+      std::cout << fmt::format("wrote {} from {} ({} weights)\n", output, source, weights == "ema" ? "EMA" : "trained");
       return 0;
     }
     if (from_lmnt.empty()) throw diffwave::ConfigError("give --checkpoint (export) or --from-lmnt (import)");

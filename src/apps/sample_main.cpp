@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
                "mirrored below it, '..' becomes '__'; no input is ever overwritten); an utterance's audio depends "
                "only on the checkpoint, its input, --seed and --schedule, not on the number of ranks or --batch."};
   std::string checkpoint, mel_dir, split, wav_dir;
-  bool unconditional = false, ema = false;
+  bool unconditional = false;
+  std::string weights = "ema";
   int64_t num_samples = 0;
   diffwave::SampleJobOptions o;
   long long seed = 0;
@@ -38,7 +39,12 @@ int main(int argc, char** argv) {
   app.add_option("--schedule", o.schedule, "fast (the config's inference schedule), full, or betas 'b1,b2,...'")->capture_default_str();
   app.add_option("--seed", seed, "noise seed; each utterance's noise is seeded by it and the utterance id")->capture_default_str();
   app.add_option("--batch", o.batch, "inputs of equal length per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
-  app.add_flag("--ema", ema, "use the EMA weights");
+  app.add_option("--weights", weights,
+                 "ema: the exponential moving average of the trained weights (train.ema_decay, warmed up by "
+                 "train.ema_warmup; the better weights after a few thousand steps), or raw: the trained weights "
+                 "of the checkpoint's step")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"raw", "ema"}));
   app.add_option("--device", o.device, "auto, cpu or cuda")->capture_default_str()->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_flag("--cuda-graphs", o.cuda_graphs,
                "on a GPU, capture each window's forward pass once and replay it at every step (passes its gpu test; "
@@ -55,6 +61,9 @@ int main(int argc, char** argv) {
   app.add_option("--overlap", o.overlap,
                  "frames (samples when unconditional) added to each side of a window; default: enough for chunked "
                  "to equal unchunked up to rounding");
+  app.add_flag("--spectrograms", o.spectrograms,
+               "also write <id>.png: the output's mel spectrogram (top) above the original's (bottom, for --mel "
+               "and --wav), low frequencies at the bottom of each");
   double comm_timeout = 600;
   app.add_option("--comm-timeout", comm_timeout,
                  "seconds a rank may wait in a collective while no other rank finishes a batch; then the whole "
@@ -78,7 +87,7 @@ int main(int argc, char** argv) {
     diffwave::GroupWatch watch(group, o.output + "/.heartbeat", comm_timeout, "diffwave-sample");
     if (mel_dir.empty() && wav_dir.empty() && !unconditional)
       throw diffwave::ConfigError("give one of --mel PREP_OUT, --wav DIR or --unconditional --num-samples K");
-    auto loaded = diffwave::load_checkpoint_model(checkpoint, ema);
+    auto loaded = diffwave::load_checkpoint_model(checkpoint, weights == "ema");
     const auto& config = loaded.config;
     if (config.model.unconditional != unconditional)
       throw diffwave::ConfigError(fmt::format(

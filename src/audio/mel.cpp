@@ -26,7 +26,7 @@ at::Tensor mel_filterbank(int n_freqs, double f_min, double f_max, int n_mels, i
 }
 
 MelSpectrogram::MelSpectrogram(const AudioConfig& a, c10::Device device)
-    : n_fft_(a.n_fft), hop_(a.hop_samples), win_length_(a.resolved_win_length()) {
+    : sample_rate_(a.sample_rate), n_fft_(a.n_fft), hop_(a.hop_samples), win_length_(a.resolved_win_length()) {
   window_ = at::hann_window(win_length_, /*periodic=*/true, at::TensorOptions().dtype(at::kFloat)).to(device);
   window_norm_ = window_.pow(2.0).sum().sqrt();  // a float32 tensor, as torchaudio divides by
   filterbank_ = mel_filterbank(n_fft_ / 2 + 1, a.f_min, a.resolved_f_max(), a.n_mels, a.sample_rate).to(device);

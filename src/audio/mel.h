@@ -20,9 +20,13 @@ class MelSpectrogram {
   at::Tensor operator()(const at::Tensor& audio) const;
   // The magnitude mel before log compression (for tests and diagnostics).
   at::Tensor linear(const at::Tensor& audio) const;
+  // The framing, for metrics that must frame audio the same way (src/quality).
+  int sample_rate() const { return sample_rate_; }
+  int n_fft() const { return n_fft_; }
+  int hop() const { return hop_; }
 
  private:
-  int n_fft_, hop_, win_length_;
+  int sample_rate_, n_fft_, hop_, win_length_;
   at::Tensor window_, filterbank_, window_norm_;
 };
 

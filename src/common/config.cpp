@@ -61,7 +61,8 @@ void visit_fields(Config& c, V&& v) {
   v("train.log_interval", c.train.log_interval);
   v("train.validation_interval", c.train.validation_interval);
   v("train.validation_items", c.train.validation_items);
-  v("train.audio_interval", c.train.audio_interval);
+  v("train.quality_interval", c.train.quality_interval);
+  v("train.quality_seconds", c.train.quality_seconds);
   v("train.ema_decay", c.train.ema_decay);
   v("train.ema_warmup", c.train.ema_warmup);
   v("train.grad_accumulation", c.train.grad_accumulation);
@@ -383,10 +384,12 @@ void Config::validate(int world_size) const {
                             {"train.max_nonfinite_steps", t.max_nonfinite_steps}})
     if (value <= 0) fail(key, "must be positive");
   for (auto [key, value] : {std::pair{"train.validation_interval", t.validation_interval},
-                            {"train.validation_items", t.validation_items}, {"train.audio_interval", t.audio_interval},
+                            {"train.validation_items", t.validation_items}, {"train.quality_interval", t.quality_interval},
                             {"train.lr_warmup_steps", t.lr_warmup_steps}, {"train.profile_steps", t.profile_steps}})
     if (value < 0) fail(key, "must be >= 0");
   if (!(t.ema_decay >= 0.0 && t.ema_decay < 1.0)) fail("train.ema_decay", "must be in [0, 1)");
+  if (!(t.quality_seconds > 0 && t.quality_seconds <= 600))
+    fail("train.quality_seconds", "must be in (0, 600] (seconds of audio per validation synthesis)");
   if (!(t.bucket_cap_mb > 0 && t.bucket_cap_mb <= kMaxBucketCapMb))
     fail("train.bucket_cap_mb", fmt::format("= {} must be in (0, {}] (MB)", t.bucket_cap_mb, kMaxBucketCapMb));
   if (!(t.comm_timeout > 0)) fail("train.comm_timeout", "must be positive (seconds)");

@@ -8,6 +8,8 @@
 
 #include "audio/mel.h"
 #include "common/error.h"
+#include "quality/mel_cepstrum.h"
+#include "quality/pitch.h"
 
 namespace diffwave {
 
@@ -48,12 +50,12 @@ double envelope_correlation(const at::Tensor& ref, const at::Tensor& out) {
 
 std::vector<std::string> VocoderMetrics::names() {
   return {"log_mel_l1_db",        "mr_stft", "spectral_convergence", "log_magnitude_l1",
-          "envelope_correlation", "mr_stft_quarter_hop"};
+          "envelope_correlation", "mr_stft_quarter_hop", "mcd_db", "log_f0_rmse_cents", "vuv_error"};
 }
 
 std::vector<double> VocoderMetrics::values() const {
   return {log_mel_l1_db, mr_stft.total(), mr_stft.spectral_convergence, mr_stft.log_magnitude_l1,
-          envelope_correlation, mr_stft_quarter_hop};
+          envelope_correlation, mr_stft_quarter_hop, mcd_db, log_f0_rmse_cents, vuv_error};
 }
 
 VocoderMetrics VocoderMetrics::from_values(const std::vector<double>& v) {
@@ -65,12 +67,27 @@ VocoderMetrics VocoderMetrics::from_values(const std::vector<double>& v) {
   m.mr_stft.log_magnitude_l1 = v[3];
   m.envelope_correlation = v[4];
   m.mr_stft_quarter_hop = v[5];
+  m.mcd_db = v[6];
+  m.log_f0_rmse_cents = v[7];
+  m.vuv_error = v[8];
   return m;
+}
+
+std::vector<double> mean_over_files(const std::vector<std::vector<double>>& rows) {
+  const size_t columns = rows.empty() ? 0 : rows[0].size();
+  std::vector<double> sums(columns, 0.0), counts(columns, 0.0);
+  for (const auto& row : rows) {
+    if (row.size() != columns) throw Error(fmt::format("vocoder metrics: a row of {} values, expected {}", row.size(), columns));
+    for (size_t i = 0; i < columns; ++i)
+      if (!std::isnan(row[i])) sums[i] += row[i], counts[i] += 1;
+  }
+  for (size_t i = 0; i < columns; ++i) sums[i] = counts[i] > 0 ? sums[i] / counts[i] : std::nan("");
+  return sums;
 }
 
 VocoderMetrics vocoder_metrics(const at::Tensor& ref_in, const at::Tensor& out_in, const MelSpectrogram& mel) {
   const int64_t n = std::min(ref_in.size(0), out_in.size(0));
-  const auto ref = ref_in.slice(0, 0, n).to(at::kFloat), out = out_in.slice(0, 0, n).to(at::kFloat);
+  const auto ref = ref_in.slice(0, 0, n).to(at::kFloat).contiguous(), out = out_in.slice(0, 0, n).to(at::kFloat).contiguous();
   VocoderMetrics m;
   // The mel is mapped to [0, 1] from [-100, 0] dB, so 100 x its L1 distance is in dB.
   m.log_mel_l1_db = 100.0 * (mel(ref) - mel(out)).abs().mean().item<double>();
@@ -80,6 +97,14 @@ VocoderMetrics vocoder_metrics(const at::Tensor& ref_in, const at::Tensor& out_i
   m.mr_stft_quarter_hop = multi_resolution_stft(ref, out, {{512, 128, 512}, {1024, 256, 1024}, {2048, 512, 2048}},
                                                 /*eps=*/1e-14)
                               .total();
+  const auto cepstrum = mel_cepstrum_options(mel.sample_rate(), mel.n_fft(), mel.hop());
+  m.mcd_db = mel_cepstral_distortion(ref.data_ptr<float>(), out.data_ptr<float>(), n, cepstrum);
+  PitchOptions pitch;
+  pitch.sample_rate = mel.sample_rate();
+  pitch.hop = mel.hop();
+  const auto f0 = f0_errors(track_f0(ref.data_ptr<float>(), n, pitch), track_f0(out.data_ptr<float>(), n, pitch));
+  m.log_f0_rmse_cents = f0.log_f0_rmse_cents;
+  m.vuv_error = f0.vuv_error;
   return m;
 }
 

@@ -41,12 +41,22 @@ struct VocoderMetrics {
   // The multi-resolution STFT distance this tool reported before the paper's definition: FFT
   // 512/1024/2048, window = FFT size, hop a quarter, magnitudes clamped at 1e-7.
   double mr_stft_quarter_hop = 0;
+  // Mel-cepstral distortion in dB (mel_cepstrum.h: order 34, SPTK's mcep, the mel's frames).
+  double mcd_db = 0;
+  // F0 errors (pitch.h, 60-400 Hz, the mel's hop): RMSE of 1200 log2(F0_out / F0_ref) over frames
+  // voiced in both (NaN when none is), and the fraction of frames whose voicing differs.
+  double log_f0_rmse_cents = 0;
+  double vuv_error = 0;
 
   // Column names and values, in metrics.tsv's order.
   static std::vector<std::string> names();
   std::vector<double> values() const;
   static VocoderMetrics from_values(const std::vector<double>& values);
 };
+
+// The mean of each column over the rows where it is a number: a file without voiced frames has
+// no F0 error and must not make the mean NaN.
+std::vector<double> mean_over_files(const std::vector<std::vector<double>>& rows);
 
 // ref, out: [T] float CPU audio at the config's rate; compared over the shorter of the two.
 VocoderMetrics vocoder_metrics(const at::Tensor& ref, const at::Tensor& out, const MelSpectrogram& mel);

@@ -22,6 +22,7 @@ CheckpointModel load_checkpoint_model(const std::string& run_dir_or_file, bool e
   out.config = Config::from_yaml(ck.meta("config"), *path + " (metadata 'config')");
   out.config.validate(0);
   out.step = ck.metadata.count("step") ? std::stoll(ck.meta("step")) : 0;
+  out.ema = ema;
   out.model = make_model(out.config);
   const std::string prefix = ema ? "ema/" : "model/";
   torch::NoGradGuard no_grad;

@@ -12,6 +12,7 @@ struct CheckpointModel {
   std::string path;  // the checkpoint file that was read
   Config config;     // its stored, resolved config
   int64_t step = 0;
+  bool ema = false;         // the EMA weights were loaded, not the trained ones
   DiffWave model{nullptr};  // on the CPU, in eval mode
 };
 

@@ -56,6 +56,13 @@ class ShardInputs : public SampleInputs {
     return at::from_blob(values.data(), {frames, n_mels_}, at::kFloat).t().contiguous();
   }
 
+  // The stored audio the mel was made from: vocoding a prepared split is scored like copy synthesis.
+  at::Tensor reference(size_t i) const override {
+    const auto [shard, index] = where_.at(i);
+    auto values = shards_[shard]->audio(index);
+    return at::from_blob(values.data(), {static_cast<int64_t>(values.size())}, at::kFloat).clone();
+  }
+
  private:
   std::vector<std::unique_ptr<ShardReader>> shards_;
   std::vector<std::pair<size_t, size_t>> where_;

@@ -1,5 +1,5 @@
-// What diffwave-sample conditions on: the utterances of a prepared corpus (their stored mels),
-// a folder of audio files (copy synthesis: the mel of each file, which is also the reference for
+// What diffwave-sample conditions on: the utterances of a prepared corpus (their stored mels;
+// their stored audio is the reference for the metrics), a folder of audio files (copy synthesis: the mel of each file, which is also the reference for
 // the metrics), or nothing (unconditional samples).
 #pragma once
 #include <ATen/core/Tensor.h>
@@ -22,7 +22,7 @@ class SampleInputs {
   const std::vector<SampleItem>& items() const { return items_; }
   // Item i's mel [n_mels, frames] (float, CPU); undefined for unconditional items.
   virtual at::Tensor mel(size_t i) const = 0;
-  // Item i's original audio [samples] for copy synthesis; undefined when there is none.
+  // Item i's original audio [samples], the metrics' reference; undefined when there is none.
   virtual at::Tensor reference(size_t i) const { return {}; }
   // Lines worth telling the user (inputs skipped and why).
   const std::vector<std::string>& notes() const { return notes_; }

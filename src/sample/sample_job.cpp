@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include "audio/mel.h"
 #include "common/error.h"
 #include "common/output_paths.h"
+#include "common/png_image.h"
 #include "dist/device.h"
 #include "dist/process_group.h"
 #include "sample/batches.h"
@@ -62,20 +64,32 @@ std::string metrics_row(const std::string& id, const VocoderMetrics& m) {
 }
 
 // Rank 0: the per-file rows in id order, then their mean; returns the summary line.
+// The output's mel spectrogram, above the original's when there is one: the picture a user
+// checks first (does the output follow the speech?).
+void write_spectrograms(const std::string& path, const at::Tensor& audio, const at::Tensor& reference,
+                        const MelSpectrogram& mel_of) {
+  std::vector<at::Tensor> mels{mel_of(audio).contiguous()};
+  if (reference.defined()) mels.push_back(mel_of(reference).contiguous());
+  std::vector<const float*> data;
+  for (const auto& m : mels) data.push_back(m.data_ptr<float>());
+  const auto png = spectrograms_png(data, static_cast<int>(mels[0].size(0)), static_cast<int>(mels[0].size(1)), 2);
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(png.data(), static_cast<std::streamsize>(png.size()));
+  if (!out.flush()) throw Error(fmt::format("{}: cannot write the spectrogram picture", path));
+}
+
 std::string write_metrics(const std::string& path, std::vector<std::string> rows) {
   std::sort(rows.begin(), rows.end());
-  std::vector<double> sums(VocoderMetrics::names().size(), 0.0);
+  std::vector<std::vector<double>> values;
   for (const auto& row : rows) {
     std::istringstream in(row);
-    std::string id;
-    std::getline(in, id, '\t');
-    for (auto& sum : sums) {
-      double v = 0;
-      in >> v;
-      sum += v / double(rows.size());
-    }
+    std::string field;
+    std::getline(in, field, '\t');  // the id
+    values.emplace_back();
+    while (std::getline(in, field, '\t')) values.back().push_back(std::strtod(field.c_str(), nullptr));  // "nan" too
   }
-  const auto mean = VocoderMetrics::from_values(sums);
+  const auto mean = VocoderMetrics::from_values(rows.empty() ? std::vector<double>(VocoderMetrics::names().size(), 0.0)
+                                                             : mean_over_files(values));
   std::ofstream out(path);
   out << "id";
   for (const auto& name : VocoderMetrics::names()) out << "\t" << name;
@@ -129,13 +143,14 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
   auto protect = inputs.sources();
   protect.push_back(loaded.path);
   const auto outputs = output_paths(o.output, item_ids, ".wav", protect);
+  const auto pictures = o.spectrograms ? output_paths(o.output, item_ids, ".png", protect) : std::vector<std::string>{};
   const MelSpectrogram mel_of(config.audio);
   if (group.is_root()) {
     for (const auto& note : inputs.notes()) std::cerr << "diffwave-sample: " << note << "\n";
     const char* units = conditional ? "frames" : "samples";
-    std::cerr << fmt::format("diffwave-sample: {} (step {}), {} inputs in {} batches over {} rank(s), {} steps, {}, "
+    std::cerr << fmt::format("diffwave-sample: {} (step {}, {} weights), {} inputs in {} batches over {} rank(s), {} steps, {}, "
                              "{} on {}{}\n",
-                             loaded.path, loaded.step, items.size(), batches.size(), group.size(), plan.steps(),
+                             loaded.path, loaded.step, loaded.ema ? "EMA" : "trained", items.size(), batches.size(), group.size(), plan.steps(),
                              chunk > 0 ? fmt::format("windows of {} {} + {} overlap each side", chunk, units, overlap)
                                        : std::string("unchunked"),
                              bf16 ? "bf16" : "fp32", device.str(),
@@ -190,6 +205,7 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
       const fs::path path = outputs[batch[r]];
       fs::create_directories(path.parent_path());
       write_wav(path.string(), row.data_ptr<float>(), static_cast<size_t>(row.numel()), sample_rate);
+      if (o.spectrograms) write_spectrograms(pictures[batch[r]], row, references[r], mel_of);
       std::lock_guard<std::mutex> lock(mutex);
       metrics << metric;
       audio_seconds += double(row.numel()) / sample_rate;

@@ -25,6 +25,7 @@ struct SampleJobOptions {
   int threads = 0;                 // CPU intra-op threads per rank; 0: the node's cores over its ranks
   bool cuda_graphs = false;        // replay each window's forward as a CUDA graph
   int streams = 1;                 // batches in flight at once (threads; a CUDA stream each on a GPU)
+  bool spectrograms = false;       // also <id>.png: the output's mel spectrogram above the original's
 };
 
 // fast: the config's inference_noise_schedule, aligned to the training steps; full: the training

@@ -1,7 +1,6 @@
 #include "train/tensorboard.h"
 
 #include <fcntl.h>
-#include <png.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <filesystem>
 
 #include "common/error.h"
+#include "common/png_image.h"
 
 namespace diffwave {
 namespace {
@@ -115,27 +115,6 @@ std::string encode_wav(const std::vector<float>& samples, int sample_rate) {
     put_le(wav, static_cast<uint16_t>(pcm), 2);
   }
   return wav;
-}
-
-std::string encode_png(int height, int width, int channels, const std::vector<uint8_t>& pixels) {
-  // The simplified API reports errors in `image.message` instead of longjmp-ing through C++.
-  png_image image;
-  std::memset(&image, 0, sizeof image);
-  image.version = PNG_IMAGE_VERSION;
-  image.width = static_cast<png_uint_32>(width);
-  image.height = static_cast<png_uint_32>(height);
-  image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-  std::string png(PNG_IMAGE_PNG_SIZE_MAX(image), '\0');
-  png_alloc_size_t size = png.size();
-  if (!png_image_write_to_memory(&image, png.data(), &size, 0, pixels.data(), 0, nullptr)) {
-    const std::string message = image.message;
-    png_image_free(&image);
-    throw Error("PNG encoding of a " + std::to_string(width) + "x" + std::to_string(height) +
-                " image failed: " + message);
-  }
-  png_image_free(&image);  // a no-op when the write already released its state
-  png.resize(size);
-  return png;
 }
 
 }  // namespace
@@ -280,15 +259,7 @@ void EventWriter::spectrogram(const std::string& tag, int64_t step, const std::v
   if (n_mels <= 0 || frames <= 0 || mel.size() != static_cast<size_t>(n_mels) * frames)
     throw Error("TensorBoard spectrogram '" + tag + "': " + std::to_string(mel.size()) + " values for " +
                 std::to_string(n_mels) + " mels x " + std::to_string(frames) + " frames");
-  std::vector<uint8_t> pixels(mel.size());
-  for (int row = 0; row < n_mels; ++row) {
-    const float* src = mel.data() + static_cast<size_t>(n_mels - 1 - row) * frames;  // flip: mel 0 at the bottom
-    for (int t = 0; t < frames; ++t) {
-      const float v = std::isnan(src[t]) ? 0.0f : std::clamp(src[t], 0.0f, 1.0f);
-      pixels[static_cast<size_t>(row) * frames + t] = static_cast<uint8_t>(std::lround(v * 255.0f));
-    }
-  }
-  image(tag, step, n_mels, frames, 1, pixels);
+  image(tag, step, n_mels, frames, 1, spectrogram_pixels(mel.data(), n_mels, frames));
 }
 
 void EventWriter::flush() {

@@ -189,7 +189,7 @@ class Trainer {
       }
       std::optional<double> validation;
       if (t.validation_interval > 0 && step_ % t.validation_interval == 0) validation = validate();
-      if (t.audio_interval > 0 && step_ % t.audio_interval == 0 && rank_ == 0) log_audio();
+      if (t.quality_interval > 0 && step_ % t.quality_interval == 0 && rank_ == 0) log_audio();
       if (step_ % t.checkpoint_interval == 0 || step_ == t.max_steps) {
         save(validation);
         last_save_step = step_;
@@ -357,8 +357,12 @@ class Trainer {
         usable.push_back(static_cast<int64_t>(i));
     const auto used = static_cast<int64_t>(usable.size());
     const bool gain = !unconditional_ && used >= 2;
+    // Crops from the middle of each utterance: its start is mostly the silence before the first
+    // word, where one utterance's mel is as good as another's and the gain reads 0 whatever the model.
     auto item = [&](int64_t u, int64_t step) {
-      return BatchItem{usable[static_cast<size_t>(u)], 0, step,
+      const auto i = static_cast<size_t>(usable[static_cast<size_t>(u)]);
+      const int64_t length = unconditional_ ? valid_data_->samples(i) : valid_data_->frames(i);
+      return BatchItem{usable[static_cast<size_t>(u)], (length - crop_) / 2, step,
                        mix_seed({static_cast<uint64_t>(t.seed), 0x7661ULL, static_cast<uint64_t>(u)})};
     };
     std::vector<BatchItem> mine, mid, partners;
@@ -416,9 +420,10 @@ class Trainer {
     return loss;
   }
 
-  // Validation synthesis: a fast-schedule sample of the first held-out utterance (up to 2 s) from
-  // the EMA weights, logged as audio and spectrogram and, for a conditional model, scored against
-  // the utterance's own audio with the vocoder metrics (TensorBoard quality/*, a progress line).
+  // Validation synthesis: fast-schedule samples of the first held-out utterances (up to 2 s each,
+  // train.quality_seconds in all) from the EMA weights, the first logged as audio and spectrogram
+  // and, for a conditional model, each scored against its own audio with the vocoder metrics, their
+  // mean logged (TensorBoard quality/*, a progress line).
   void log_audio() {
     if (valid_data_->size() == 0) return;
     torch::NoGradGuard no_grad;
@@ -430,43 +435,56 @@ class Trainer {
     } catch (const Error&) {
       plan = SamplerPlan::full(schedule);
     }
-    const int hop = config_.audio.hop_samples, n_mels = config_.audio.n_mels;
-    at::Tensor mel, truth;
-    int64_t length = config_.train.audio_len;
-    if (!unconditional_) {
-      const int64_t frames = std::min<int64_t>(valid_data_->frames(0), 2 * config_.audio.sample_rate / hop);
-      std::vector<float> audio(static_cast<size_t>(frames * hop)), m(static_cast<size_t>(frames * n_mels));
-      valid_data_->read_crop(0, 0, frames, audio.data(), m.data());
-      mel = at::from_blob(m.data(), {1, n_mels, frames}, at::kFloat).clone().to(device_);
-      truth = at::from_blob(audio.data(), {frames * hop}, at::kFloat).clone();
-      length = frames * hop;
-    }
+    const int hop = config_.audio.hop_samples, n_mels = config_.audio.n_mels, rate = config_.audio.sample_rate;
     // The EMA weights stand in for the training weights during the synthesis, then step back.
     std::vector<at::Tensor> training;
     for (size_t i = 0; i < params_.size(); ++i) {
       training.push_back(params_[i].detach().clone());
       params_[i].detach().copy_(ema_->weights()[i]);
     }
-    std::vector<at::Generator> gen{at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.train.seed))};
-    auto audio = sample(model_, plan, mel, 1, length, per_row_noise(gen), at::TensorOptions().dtype(at::kFloat).device(device_))
-                     .cpu()
-                     .contiguous();
-    for (size_t i = 0; i < params_.size(); ++i) params_[i].detach().copy_(training[i]);
-    std::vector<float> samples(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
-    events_->audio("validation/sample", step_, samples, config_.audio.sample_rate);
     const MelSpectrogram mel_of(config_.audio);
-    const auto spec = mel_of(audio[0]).contiguous();
-    std::vector<float> s(spec.data_ptr<float>(), spec.data_ptr<float>() + spec.numel());
-    events_->spectrogram("validation/spectrogram", step_, s, static_cast<int>(spec.size(0)), static_cast<int>(spec.size(1)));
-    if (truth.defined()) {
-      const auto m = vocoder_metrics(truth, audio[0], mel_of);
+    const auto budget = static_cast<int64_t>(config_.train.quality_seconds * rate);
+    std::vector<std::vector<double>> scores;
+    int64_t total = 0;
+    for (size_t u = 0; u < valid_data_->size() && total < budget; ++u) {
+      at::Tensor mel, truth;
+      int64_t length = std::min<int64_t>(config_.train.audio_len, budget);
+      if (!unconditional_) {
+        const int64_t frames = std::min<int64_t>({valid_data_->frames(u), 2 * rate / hop, (budget - total + hop - 1) / hop});
+        std::vector<float> audio(static_cast<size_t>(frames * hop)), m(static_cast<size_t>(frames * n_mels));
+        valid_data_->read_crop(u, 0, frames, audio.data(), m.data());
+        mel = at::from_blob(m.data(), {1, n_mels, frames}, at::kFloat).clone().to(device_);
+        truth = at::from_blob(audio.data(), {frames * hop}, at::kFloat).clone();
+        length = frames * hop;
+      }
+      total += length;
+      std::vector<at::Generator> gen{
+          at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config_.train.seed) + u)};
+      auto audio = sample(model_, plan, mel, 1, length, per_row_noise(gen),
+                          at::TensorOptions().dtype(at::kFloat).device(device_))
+                       .cpu()
+                       .contiguous();
+      if (u == 0) {
+        std::vector<float> samples(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
+        events_->audio("validation/sample", step_, samples, rate);
+        const auto spec = mel_of(audio[0]).contiguous();
+        std::vector<float> s(spec.data_ptr<float>(), spec.data_ptr<float>() + spec.numel());
+        events_->spectrogram("validation/spectrogram", step_, s, static_cast<int>(spec.size(0)),
+                             static_cast<int>(spec.size(1)));
+      }
+      if (truth.defined()) scores.push_back(vocoder_metrics(truth, audio[0], mel_of).values());
+      if (unconditional_) break;  // one sample of train.audio_len (or the budget)
+    }
+    for (size_t i = 0; i < params_.size(); ++i) params_[i].detach().copy_(training[i]);
+    if (!scores.empty()) {
+      const auto m = VocoderMetrics::from_values(mean_over_files(scores));
       const auto names = VocoderMetrics::names();
       const auto values = m.values();
       for (size_t i = 0; i < names.size(); ++i) events_->scalar("quality/" + names[i], step_, values[i]);
-      std::cerr << fmt::format("step {:>8} | validation synthesis (EMA weights, {} steps, {:.1f} s): MR-STFT {:.3f}, "
-                               "log-mel L1 {:.2f} dB, envelope correlation {:.3f}\n",
-                               step_, plan.steps(), double(length) / config_.audio.sample_rate, m.mr_stft.total(),
-                               m.log_mel_l1_db, m.envelope_correlation);
+      std::cerr << fmt::format("step {:>8} | validation synthesis (EMA weights, {} steps, {} utterances, {:.1f} s): "
+                               "MR-STFT {:.3f}, log-mel L1 {:.2f} dB, MCD {:.2f} dB, envelope correlation {:.3f}\n",
+                               step_, plan.steps(), scores.size(), double(total) / rate, m.mr_stft.total(),
+                               m.log_mel_l1_db, m.mcd_db, m.envelope_correlation);
     }
     events_->flush();
   }

@@ -32,7 +32,7 @@ class SampleMpi : public ::testing::Test {
     ASSERT_EQ(r.status, 0) << r.output;
     r = run_command(bin_path("diffwave-train") + " --config " + source_path("configs/tiny.yaml") + " --data " +
                     *corpus_ / "prep" + " --run-dir " + *corpus_ / "run" +
-                    " --max-steps 1 --log-interval 1 --set train.validation_interval=0 --set train.audio_interval=0");
+                    " --max-steps 1 --log-interval 1 --set train.validation_interval=0 --set train.quality_interval=0");
     ASSERT_EQ(r.status, 0) << r.output;
   }
   static void TearDownTestSuite() {
@@ -128,13 +128,57 @@ TEST_F(SampleMpi, CopySynthesisWritesMetrics) {
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   ASSERT_EQ(lines.size(), 10u);
   EXPECT_EQ(lines[0], "id\tlog_mel_l1_db\tmr_stft\tspectral_convergence\tlog_magnitude_l1\tenvelope_correlation\t"
-                      "mr_stft_quarter_hop");
+                      "mr_stft_quarter_hop\tmcd_db\tlog_f0_rmse_cents\tvuv_error");
   EXPECT_EQ(lines[1].substr(0, 7), "utt100\t");
   EXPECT_EQ(lines[9].substr(0, 5), "mean\t");
   for (unsigned i = 0; i < 8; ++i) {  // as long as the originals
     const auto name = "utt" + std::to_string(100 + i) + ".wav";
     EXPECT_EQ(probe_audio(out_ / ("copy/" + name)).frames, probe_audio(wav_dir() + "/" + name).frames) << name;
   }
+}
+
+// Width and height from a PNG file's IHDR chunk; {0, 0} when the file is not a PNG.
+std::pair<uint32_t, uint32_t> png_size(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string head(24, '\0');
+  if (!in.read(head.data(), 24) || head.compare(0, 8, "\x89PNG\r\n\x1a\n") != 0 || head.compare(12, 4, "IHDR") != 0)
+    return {0, 0};
+  auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(head[at + i]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+// A prepared split is scored against its stored audio like copy synthesis; --spectrograms draws
+// each output above its original; --weights picks the EMA (default) or the trained weights.
+TEST_F(SampleMpi, PreparedSplitIsScoredAndDrawnWithTheChosenWeights) {
+  const std::string args = " --checkpoint " + run_dir() + " --mel " + prep_dir() + " --split valid --spectrograms";
+  auto ema = sample(2, args + " --output " + out_ / "ema");
+  ASSERT_EQ(ema.status, 0) << ema.output;
+  EXPECT_NE(ema.output.find("(step 1, EMA weights)"), std::string::npos) << ema.output;
+  auto raw = sample(1, args + " --weights raw --output " + out_ / "raw");
+  ASSERT_EQ(raw.status, 0) << raw.output;
+  EXPECT_NE(raw.output.find("(step 1, trained weights)"), std::string::npos) << raw.output;
+  const auto names = wav_names(out_ / "ema");
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names, wav_names(out_ / "raw"));
+  for (const auto& name : names) {
+    EXPECT_NE(run_command("cmp -s " + out_ / ("ema/" + name) + " " + out_ / ("raw/" + name)).status, 0)
+        << name << ": the EMA and the trained weights gave the same audio";
+    const auto stem = name.substr(0, name.size() - 4);
+    const auto frames = static_cast<uint32_t>(probe_audio(out_ / ("ema/" + name)).frames / 256 + 1);
+    // Two 80-mel pictures, each row drawn twice, a 2-pixel line between them; a frame per column.
+    EXPECT_EQ(png_size(out_ / ("ema/" + stem + ".png")), std::make_pair(frames, uint32_t{2 * 80 * 2 + 2})) << stem;
+  }
+  std::ifstream in(out_ / "ema/metrics.tsv");
+  size_t lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, names.size() + 2) << "a header, a row per utterance and the mean";
+  auto bad = sample(1, args + " --weights best --output " + out_ / "bad");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("--weights"), std::string::npos) << bad.output;
 }
 
 // Needs no corpus and no training: a checkpoint of an unconditional model with perturbed weights.
@@ -156,7 +200,7 @@ TEST(SampleUnconditional, WritesKFilesOfAudioLen) {
                                   : std::string()) +
                        bin_path("diffwave-sample") + " " + args);
   };
-  auto r = sample(2, " --checkpoint " + out_ / "unc.safetensors" + " --unconditional --num-samples 3 --ema --chunk-seconds 0.05 --output " +
+  auto r = sample(2, " --checkpoint " + out_ / "unc.safetensors" + " --unconditional --num-samples 3 --weights ema --chunk-seconds 0.05 --output " +
                          out_ / "unc");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(wav_names(out_ / "unc"), (std::vector<std::string>{"sample_00000.wav", "sample_00001.wav", "sample_00002.wav"}));
@@ -185,7 +229,7 @@ TEST_F(SampleMpi, LmntRunsTheExportedModel) {
                   out_ / "inputs.pt" + " " + out_ / "outputs.pt");
   ASSERT_EQ(r.status, 0) << r.output;
   const auto theirs = torch_load_file(out_ / "outputs.pt").toGenericDict().at("output").toTensor();
-  auto loaded = load_checkpoint_model(run_dir(), false);
+  auto loaded = load_checkpoint_model(run_dir(), /*ema=*/true);  // what the export writes by default
   torch::NoGradGuard no_grad;
   const auto ours = loaded.model->forward(audio, steps, mel);
   ASSERT_EQ(ours.sizes(), theirs.sizes());
@@ -201,7 +245,7 @@ TEST_F(SampleMpi, ImportedWeightsFineTuneAndSample) {
   r = sample(1, " --checkpoint " + out_ / "ft" + " --mel " + prep_dir() + " --split valid --output " + out_ / "ftout");
   ASSERT_EQ(r.status, 0) << r.output;
   r = run_command(bin_path("diffwave-train") + " --config " + source_path("configs/tiny.yaml") + " --data " + prep_dir() +
-                  " --run-dir " + out_ / "ft" + " --max-steps 1 --set train.validation_interval=0 --set train.audio_interval=0");
+                  " --run-dir " + out_ / "ft" + " --max-steps 1 --set train.validation_interval=0 --set train.quality_interval=0");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("resumed from"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(out_ / "ft/checkpoints/step-000000001.safetensors")) << r.output;

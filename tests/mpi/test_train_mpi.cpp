@@ -41,7 +41,7 @@ class TrainMpi : public ::testing::Test {
   static std::string train_args(const std::string& run_dir, int64_t max_steps, const std::string& extra = "") {
     return bin_path("diffwave-train") + " --config " + source_path("configs/tiny.yaml") + " --data " +
            *corpus_ / "prep" + " --run-dir " + run_dir + " --max-steps " + std::to_string(max_steps) +
-           " --log-interval 1 --checkpoint-interval 1000 --set train.validation_interval=0 --set train.audio_interval=0 " +
+           " --log-interval 1 --checkpoint-interval 1000 --set train.validation_interval=0 --set train.quality_interval=0 " +
            extra;
   }
   static std::string mpirun(int ranks) {
@@ -182,7 +182,7 @@ TEST_F(TrainMpi, ARankThatNeverArrivesAtStartUpEndsTheJob) {
 TEST_F(TrainMpi, AStopWritesTheCheckpointBeforeAnyValidation) {
   const auto run = runs_ / "stopfirst";
   auto r = interrupt(2, run, 2, "kill -TERM $(rank_pid 0)", 60,
-                     "--set train.validation_interval=1 --set train.audio_interval=1");
+                     "--set train.validation_interval=1 --set train.quality_interval=1");
   ASSERT_EQ(r.status, kExitRequeue) << r.output;
   const auto step = std::stoll(latest(run).meta("step"));
   EXPECT_NE(r.output.find(fmt::format("stopping at step {}", step)), std::string::npos) << r.output;
@@ -206,7 +206,7 @@ TEST_F(TrainMpi, TensorBoardReadsTheEventFiles) {
   if (const auto why = reference_python_lacks("tensorboard"); !why.empty()) GTEST_SKIP() << why;
   const std::string python = reference_python();
   const auto run = runs_ / "tb";
-  auto r = train(2, run, 4, "--set train.validation_interval=2 --set train.audio_interval=4");
+  auto r = train(2, run, 4, "--set train.validation_interval=2 --set train.quality_interval=4");
   ASSERT_EQ(r.status, 0) << r.output;
   auto events = run_command(python + " " + source_path("tests/reference/read_events.py") + " " + run);
   ASSERT_EQ(events.status, 0) << events.output;
@@ -268,7 +268,7 @@ TEST_F(TrainMpi, UnconditionalModelTrainsOnAudioCrops) {
   const auto run = runs_ / "uncond";
   auto r = train(2, run, 4,
                  "--set model.unconditional=true --set train.audio_len=4096 --set train.validation_interval=2 "
-                 "--set train.audio_interval=4");
+                 "--set train.quality_interval=4");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("validation loss"), std::string::npos) << r.output;
   auto ck = latest(run);

@@ -26,7 +26,7 @@ expect_missing() {  # expect_missing PACKAGE yes|no DESCRIPTION [VAR=VALUE...]
                    *) [ "$want" = no ] || fail "$what: $package not reported missing ($got)" ;; esac
 }
 
-everything="cmake g++ ninja-build ccache git libopenmpi-dev openmpi-bin libhdf5-dev libsndfile1-dev libsoxr-dev libpng-dev zlib1g-dev libssl-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev python3 python3-venv"
+everything="cmake g++ ninja-build ccache git libopenmpi-dev openmpi-bin libhdf5-dev libsndfile1-dev libsoxr-dev libpng-dev zlib1g-dev libssl-dev libfmt-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libsptk-dev sptk python3 python3-venv"
 got=$(missing)
 [ "$got" = "$everything" ] || fail "in an empty world the probes report '$got', expected '$everything'"
 
@@ -69,6 +69,16 @@ printf '#!/bin/sh\n' >"$scratch/bin/mpicc" && chmod +x "$scratch/bin/mpicc"
 expect_missing libopenmpi-dev yes "mpicc without mpirun"
 printf '#!/bin/sh\n' >"$scratch/bin/mpirun" && chmod +x "$scratch/bin/mpirun"
 expect_missing libopenmpi-dev no "mpicc and mpirun on PATH"
+
+# SPTK has neither a CMake nor a pkg-config file: its archive and header, in one system prefix.
+touch "$scratch/sys/include/SPTK.h"
+expect_missing libsptk-dev yes "SPTK.h alone"
+mkdir -p "$scratch/sys/lib/x86_64-linux-gnu" && touch "$scratch/sys/lib/x86_64-linux-gnu/libSPTK.a"
+expect_missing libsptk-dev no "libSPTK.a in the multiarch folder and SPTK.h"
+mkdir -p "$scratch/sys/libexec/sptk/bin" && touch "$scratch/sys/libexec/sptk/bin/pitch"
+expect_missing sptk yes "a pitch program that cannot run"
+chmod +x "$scratch/sys/libexec/sptk/bin/pitch"
+expect_missing sptk no "SPTK's pitch program in libexec"
 
 # Without apt, the set-up names what is missing and stops.
 out=$(env -i HOME="$scratch" PATH="$scratch/bin" DIFFWAVE_PROBE_PREFIXES="$scratch/sys" DIFFWAVE_NO_APT=1 \

@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 constexpr int kUtterances = 16;
-const char* kQuiet = " --log-interval 1 --set train.validation_interval=0 --set train.audio_interval=0";
+const char* kQuiet = " --log-interval 1 --set train.validation_interval=0 --set train.quality_interval=0";
 
 class Slurm : public ::testing::Test {
  protected:

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -72,8 +73,26 @@ TEST(VocoderMetrics, SeparateStaticFromSpeech) {
   EXPECT_NEAR(same.envelope_correlation, 1.0, 1e-12);
   EXPECT_LT(std::abs(staticky.envelope_correlation), 0.3);
   EXPECT_GT(staticky.mr_stft.total(), 1.0);
+  EXPECT_EQ(same.mcd_db, 0.0);
+  EXPECT_EQ(same.log_f0_rmse_cents, 0.0);
+  EXPECT_EQ(same.vuv_error, 0.0);
+  EXPECT_GT(staticky.mcd_db, 5.0);
+  EXPECT_GT(staticky.vuv_error, 0.2);  // the speech's voiced frames against unvoiced noise
   // The values round-trip through metrics.tsv's columns.
-  const auto back = VocoderMetrics::from_values(staticky.values());
-  EXPECT_EQ(back.values(), staticky.values());
+  const auto back = VocoderMetrics::from_values(staticky.values()).values(), values = staticky.values();
+  for (size_t i = 0; i < values.size(); ++i)
+    EXPECT_TRUE(back[i] == values[i] || (std::isnan(back[i]) && std::isnan(values[i]))) << VocoderMetrics::names()[i];
+  EXPECT_TRUE(std::isnan(staticky.log_f0_rmse_cents));  // noise has no voiced frame to compare F0 on
   EXPECT_EQ(VocoderMetrics::names().size(), staticky.values().size());
+}
+
+TEST(VocoderMetrics, MeanOverFilesSkipsNaN) {
+  const double nan = std::nan("");
+  const auto mean = mean_over_files({{1.0, nan, 3.0}, {3.0, 20.0, nan}, {5.0, 40.0, nan}});
+  ASSERT_EQ(mean.size(), 3u);
+  EXPECT_EQ(mean[0], 3.0);
+  EXPECT_EQ(mean[1], 30.0);
+  EXPECT_EQ(mean[2], 3.0);
+  EXPECT_TRUE(std::isnan(mean_over_files({{nan}, {nan}})[0]));
+  EXPECT_TRUE(mean_over_files({}).empty());
 }
