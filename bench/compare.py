@@ -263,7 +263,7 @@ def bench_sample(work, prep, rounds, device):
 # checkpoints) fed random crops of the shards' training split as its collator cuts them, stopped
 # after a wall-clock budget; saves {"model", "params"} for diffwave-export --from-lmnt.
 LMNT_QUALITY_TRAIN = r"""
-import importlib.machinery, json, random, sys, time, types, h5py, numpy as np, torch
+import importlib.machinery, importlib.util, random, sys, time, types, torch
 if importlib.util.find_spec("tqdm") is None:  # lmnt's learner imports it for progress bars only
     tqdm = types.ModuleType("tqdm"); tqdm.__spec__ = importlib.machinery.ModuleSpec("tqdm", None)
     tqdm.tqdm = lambda it, **k: it; sys.modules["tqdm"] = tqdm
@@ -275,15 +275,9 @@ prep, out_dir, seconds = sys.argv[2], sys.argv[3], float(sys.argv[4])
 C, L, cycle, B, crop = map(int, sys.argv[5:10])
 p = AttrDict(base); p.override(dict(residual_channels=C, residual_layers=L, dilation_cycle_length=cycle, batch_size=B,
                                      crop_mel_frames=crop))
-audio, mels = [], []
-for shard in json.load(open(prep + "/manifest.json"))["shards"]:
-    with h5py.File(prep + "/" + shard["path"]) as f:
-        scale = float(f.attrs.get("audio_scale", 1.0))
-        ix = {k: f["index/" + k][:] for k in ("validation", "audio_offset", "audio_length", "mel_offset", "mel_frames")}
-        for v, ao, an, mo, mn in zip(*(ix[k] for k in ("validation", "audio_offset", "audio_length", "mel_offset", "mel_frames"))):
-            if not v and mn >= crop:
-                audio.append(f["audio"][ao:ao + an].astype(np.float32) * scale)
-                mels.append(f["mel"][mo:mo + mn].T.astype(np.float32))
+sys.path.insert(0, "bench")
+from quality import read_split  # the shards' training split, as bench/quality.py reads it
+audio, mels = zip(*[(a, m) for _, a, m in read_split(prep, "train")[0] if m.shape[1] >= crop])
 class Crops:  # endless random crops, each epoch one batch per B utterances, until the budget is spent
     def __len__(self): return max(1, len(audio) // B)
     def __iter__(self):
@@ -311,7 +305,7 @@ print(f"lmnt steps {learner.step}")
 # every 16 frames of each held-out utterance, a fixed noise and a mid-range step per crop, the loss
 # with each utterance's own mel and with the next utterance's; prints other / own - 1.
 LMNT_GAIN = r"""
-import json, sys, h5py, numpy as np, torch
+import sys, numpy as np, torch
 from diffwave.model import DiffWave
 from diffwave.params import AttrDict, params as base
 torch.set_num_threads(int(sys.argv[1]))
@@ -320,15 +314,9 @@ state = torch.load(sys.argv[2], weights_only=True)
 p = AttrDict(base); p.override(state["params"])
 model = DiffWave(p); model.load_state_dict(state["model"]); model.eval()
 level = torch.tensor(np.cumprod(1 - np.array(p.noise_schedule)).astype(np.float32))
-audio, mels = [], []
-for shard in json.load(open(prep + "/manifest.json"))["shards"]:
-    with h5py.File(prep + "/" + shard["path"]) as f:
-        scale = float(f.attrs.get("audio_scale", 1.0))
-        ix = {k: f["index/" + k][:] for k in ("validation", "audio_offset", "audio_length", "mel_offset", "mel_frames")}
-        for v, ao, an, mo, mn in zip(*(ix[k] for k in ("validation", "audio_offset", "audio_length", "mel_offset", "mel_frames"))):
-            if v:
-                audio.append(f["audio"][ao:ao + an].astype(np.float32) * scale)
-                mels.append(f["mel"][mo:mo + mn].T.astype(np.float32))
+sys.path.insert(0, "bench")
+from quality import read_split
+audio, mels = zip(*[(a, m) for _, a, m in read_split(prep, "valid")[0]])
 g = torch.Generator().manual_seed(7)
 own = other = 0.0
 steps = len(p.noise_schedule)

@@ -16,8 +16,9 @@ stored mel (lmnt's normalisation undone, InverseMelScale, 64 iterations) as a no
 The start of a clip (lmnt issue #25): the mean absolute frame log-energy error (dB, 1024-sample
 frames, hop 256) over the first 0.25 s and over the middle 0.25 s of each utterance; and, where
 the original is silent (40 dB below its loudest frame), the output's frame energy (dB relative to
-the original's loudest frame) in the first 0.25 s and after it: equal values mean the output's
-noise floor does not depend on the position, a higher first value is the start-of-clip noise.
+the original's loudest frame) in the first 0.25 s, between, and in the last 0.25 s: equal values
+mean the output's noise floor does not depend on the position; a higher first value is the
+start-of-clip noise.
 """
 import argparse
 import math
@@ -122,10 +123,18 @@ def score(ref, out, mel_of, rate, mr_stft):
     m = min(len(f_ref), len(f_out))
     f_ref, f_out = f_ref[:m], f_out[:m]
     both = (f_ref > 0) & (f_out > 0)
-    e_ref, e_out = log_energies_db(ref), log_energies_db(out)
+    # Frames that run past the end (zero-padded) are left out; silent: 40 dB below the loudest.
+    e_ref, e_out = log_energies_db(ref)[:-4], log_energies_db(out)[:-4]
     quarter = int(0.25 * rate) // 256
-    silent = e_ref < e_ref.max() - 40  # frames where the original is silent
     middle = slice(max(0, len(e_ref) // 2 - quarter // 2), len(e_ref) // 2 - quarter // 2 + quarter)
+    position = np.arange(len(e_ref))
+    silent = e_ref < e_ref.max() - 40
+    regions = {"start": position < quarter, "middle": (position >= quarter) & (position < len(e_ref) - quarter),
+               "end": position >= len(e_ref) - quarter}
+
+    def silence_level(region):  # the output's energy where the original is silent, dB re its loudest frame
+        chosen = (e_out - e_ref.max())[region & silent]
+        return float(chosen.mean()) if len(chosen) else math.nan
     return {
         "mr_stft": float(total),
         "log_mel_l1_db": float(100 * (mel_of(ref) - mel_of(out)).abs().mean()),
@@ -135,8 +144,9 @@ def score(ref, out, mel_of, rate, mr_stft):
         "vuv_error": float(np.mean((f_ref > 0) != (f_out > 0))),
         "start_abs_db": float(np.abs(e_out - e_ref)[:quarter].mean()),
         "middle_abs_db": float(np.abs(e_out - e_ref)[middle].mean()),
-        "silence_start_db": float(np.mean((e_out - e_ref.max())[:quarter][silent[:quarter]])) if silent[:quarter].any() else math.nan,
-        "silence_later_db": float(np.mean((e_out - e_ref.max())[quarter:][silent[quarter:]])) if silent[quarter:].any() else math.nan,
+        "silence_start_db": silence_level(regions["start"]),
+        "silence_middle_db": silence_level(regions["middle"]),
+        "silence_end_db": silence_level(regions["end"]),
     }
 
 

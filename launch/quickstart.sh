@@ -57,9 +57,13 @@ vocode() {
 # The mean row of a metrics.tsv as "name value" lines.
 means() { awk -F'\t' 'NR == 1 { for (i = 2; i <= NF; i++) name[i] = $i } $1 == "mean" { for (i = 2; i <= NF; i++) print name[i], $i }' "$1"; }
 
-fine_tune=0
+fine_tune=0 recipe=()
 if [ "$scratch" = 0 ] && [ "$config" = configs/demo.yaml ]; then
   fine_tune=1
+  # Fine-tuning a trained model: a tenth of demo.yaml's peak learning rate, constant; the full
+  # rate undoes part of what it learnt on 56 utterances in 3 minutes (measured: envelope
+  # correlation 0.91 -> 0.85).
+  recipe=(--set train.learning_rate=1e-4 --set train.lr_min=1e-4 --set train.lr_warmup_steps=0 --set train.lr_decay=constant)
   if [ ! -e "$run_dir/train/checkpoints/latest" ]; then
     "$bin/diffwave-export" --from-lmnt models/demo/diffwave-demo.pt --config configs/demo.yaml --output "$run_dir/train"
     t=$(date +%s)
@@ -74,7 +78,7 @@ t=$(date +%s)
 set +e
 launch/mpirun.sh --quiet -np "$ranks" "$bin/diffwave-train" --config "$config" --data "$run_dir/prep" --run-dir "$run_dir/train" \
   --device "$device" --max-time "$seconds" --log-interval 100 --set train.validation_interval=500 \
-  --set train.quality_interval=1000 --set train.checkpoint_interval=1000 2>&1 | tee "$run_dir/train.log"
+  --set train.quality_interval=1000 --set train.checkpoint_interval=1000 "${recipe[@]}" 2>&1 | tee "$run_dir/train.log"
 code=${PIPESTATUS[0]}
 set -e
 [ "$code" = 0 ] || [ "$code" = 75 ] || { echo "training failed (exit $code); see $run_dir/train.log" >&2; exit "$code"; }

@@ -13,7 +13,7 @@ while [ $# -gt 0 ]; do
     --max-time) max_time=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

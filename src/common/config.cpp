@@ -220,10 +220,29 @@ void emit(YAML::Emitter& out, const BetaSchedule& s) {
   out << YAML::EndSeq;
 }
 
-Config from_node(const YAML::Node& root, const std::string& source,
+// Keys that were renamed: configs and checkpoints written before still load, under the new name.
+constexpr std::pair<const char*, const char*> kRenamedKeys[] = {{"audio_interval", "quality_interval"}};
+
+YAML::Node with_renamed_keys(const YAML::Node& given, const std::string& source) {
+  if (!given.IsMap() || !given["train"] || !given["train"].IsMap()) return given;
+  YAML::Node root = YAML::Clone(given);
+  YAML::Node train = root["train"];
+  for (const auto& [old_name, new_name] : kRenamedKeys) {
+    if (!train[old_name]) continue;
+    if (train[new_name])
+      throw ConfigError(fmt::format("{}: both 'train.{}' and its new name 'train.{}'; keep the second", source,
+                                    old_name, new_name));
+    train[new_name] = train[old_name];
+    train.remove(old_name);
+  }
+  return root;
+}
+
+Config from_node(const YAML::Node& given, const std::string& source,
                  const std::set<std::string>& overridden) {
-  if (root && !root.IsNull() && !root.IsMap())
+  if (given && !given.IsNull() && !given.IsMap())
     throw ConfigError(fmt::format("{}: expected a map of sections (audio, model, diffusion, train, prep)", source));
+  const YAML::Node root = with_renamed_keys(given, source);
   // Unknown sections or keys are errors: a typo must not silently fall back to a default.
   const auto known = known_keys();
   if (root.IsMap()) {

@@ -64,7 +64,7 @@ struct TrainConfig {
   int validation_interval = 1000;  // steps between validation losses (0: never)
   int validation_items = 16;       // held-out utterances in the validation loss
   int quality_interval = 5000;     // steps between validation syntheses scored by the vocoder metrics (0: never)
-  double quality_seconds = 4.0;    // audio per validation synthesis: held-out utterances, up to 2 s each
+  double quality_seconds = 4.0;    // audio per validation synthesis: held-out utterances of up to 2 s until this much
   double ema_decay = 0.9999;
   bool ema_warmup = true;          // decay min(ema_decay, n / (n + 9)) at update n (Ema)
   int grad_accumulation = 1;       // micro-steps per optimiser step (batch_size splits across them)

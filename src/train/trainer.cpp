@@ -421,7 +421,7 @@ class Trainer {
   }
 
   // Validation synthesis: fast-schedule samples of the first held-out utterances (up to 2 s each,
-  // train.quality_seconds in all) from the EMA weights, the first logged as audio and spectrogram
+  // until train.quality_seconds are reached) from the EMA weights, the first logged as audio and spectrogram
   // and, for a conditional model, each scored against its own audio with the vocoder metrics, their
   // mean logged (TensorBoard quality/*, a progress line).
   void log_audio() {
@@ -450,7 +450,8 @@ class Trainer {
       at::Tensor mel, truth;
       int64_t length = std::min<int64_t>(config_.train.audio_len, budget);
       if (!unconditional_) {
-        const int64_t frames = std::min<int64_t>({valid_data_->frames(u), 2 * rate / hop, (budget - total + hop - 1) / hop});
+        // Whole 2-s pieces, never a sliver to fill the budget: the metrics' STFTs need 2048 samples.
+        const int64_t frames = std::min<int64_t>(valid_data_->frames(u), 2 * rate / hop);
         std::vector<float> audio(static_cast<size_t>(frames * hop)), m(static_cast<size_t>(frames * n_mels));
         valid_data_->read_crop(u, 0, frames, audio.data(), m.data());
         mel = at::from_blob(m.data(), {1, n_mels, frames}, at::kFloat).clone().to(device_);

@@ -86,6 +86,16 @@ TEST(Config, UnknownKeyNamesKeyAndFile) {
   EXPECT_NE(msg.find("key=value"), std::string::npos) << msg;
 }
 
+// train.audio_interval became train.quality_interval: checkpoints written before store the old
+// name in their config, and must still load for sampling, export and resuming.
+TEST(Config, RenamedKeyLoadsUnderItsNewName) {
+  const auto c = Config::from_yaml("train:\n  audio_interval: 123\n", "old checkpoint");
+  EXPECT_EQ(c.train.quality_interval, 123);
+  EXPECT_EQ(c.to_yaml().find("audio_interval"), std::string::npos);
+  auto msg = config_error([&] { Config::from_yaml("train:\n  audio_interval: 1\n  quality_interval: 2\n", "both"); });
+  EXPECT_NE(msg.find("train.audio_interval"), std::string::npos) << msg;
+}
+
 TEST(Config, WrongTypeNamesKeyFileAndValue) {
   auto path = write_temp("type.yaml", "model:\n  residual_channels: lots\n");
   auto msg = config_error([&] { Config::load(path); });
