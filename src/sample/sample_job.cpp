@@ -63,7 +63,6 @@ std::string metrics_row(const std::string& id, const VocoderMetrics& m) {
   return row;
 }
 
-// Rank 0: the per-file rows in id order, then their mean; returns the summary line.
 // The output's mel spectrogram, above the original's when there is one: the picture a user
 // checks first (does the output follow the speech?).
 void write_spectrograms(const std::string& path, const at::Tensor& audio, const at::Tensor& reference,
@@ -78,6 +77,7 @@ void write_spectrograms(const std::string& path, const at::Tensor& audio, const 
   if (!out.flush()) throw Error(fmt::format("{}: cannot write the spectrogram picture", path));
 }
 
+// Rank 0: the per-file rows in id order, then their mean; returns the summary line.
 std::string write_metrics(const std::string& path, std::vector<std::string> rows) {
   std::sort(rows.begin(), rows.end());
   std::vector<std::vector<double>> values;

@@ -360,9 +360,9 @@ class Trainer {
     // Crops from the middle of each utterance: its start is mostly the silence before the first
     // word, where one utterance's mel is as good as another's and the gain reads 0 whatever the model.
     auto item = [&](int64_t u, int64_t step) {
-      const auto i = static_cast<size_t>(usable[static_cast<size_t>(u)]);
-      const int64_t length = unconditional_ ? valid_data_->samples(i) : valid_data_->frames(i);
-      return BatchItem{usable[static_cast<size_t>(u)], (length - crop_) / 2, step,
+      const int64_t i = usable[static_cast<size_t>(u)];
+      const int64_t length = unconditional_ ? valid_data_->samples(size_t(i)) : valid_data_->frames(size_t(i));
+      return BatchItem{i, (length - crop_) / 2, step,
                        mix_seed({static_cast<uint64_t>(t.seed), 0x7661ULL, static_cast<uint64_t>(u)})};
     };
     std::vector<BatchItem> mine, mid, partners;
@@ -421,8 +421,8 @@ class Trainer {
   }
 
   // Validation synthesis: fast-schedule samples of the first held-out utterances (up to 2 s each,
-  // until train.quality_seconds are reached) from the EMA weights, the first logged as audio and spectrogram
-  // and, for a conditional model, each scored against its own audio with the vocoder metrics, their
+  // until train.quality_seconds are reached) from the EMA weights, the first logged as audio and
+  // spectrogram and, for a conditional model, each scored against its own audio with the vocoder metrics, their
   // mean logged (TensorBoard quality/*, a progress line).
   void log_audio() {
     if (valid_data_->size() == 0) return;
