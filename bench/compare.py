@@ -263,7 +263,7 @@ def bench_sample(work, prep, rounds, device):
 # checkpoints) fed random crops of the shards' training split as its collator cuts them, stopped
 # after a wall-clock budget; saves {"model", "params"} for diffwave-export --from-lmnt.
 LMNT_QUALITY_TRAIN = r"""
-import importlib.machinery, importlib.util, random, sys, time, types, torch
+import importlib.machinery, importlib.util, random, sys, time, types, numpy as np, torch
 if importlib.util.find_spec("tqdm") is None:  # lmnt's learner imports it for progress bars only
     tqdm = types.ModuleType("tqdm"); tqdm.__spec__ = importlib.machinery.ModuleSpec("tqdm", None)
     tqdm.tqdm = lambda it, **k: it; sys.modules["tqdm"] = tqdm
@@ -286,7 +286,8 @@ class Crops:  # endless random crops, each epoch one batch per B utterances, unt
             a, m = [], []
             for i in random.sample(range(len(audio)), B):
                 start = random.randint(0, mels[i].shape[1] - crop)
-                a.append(torch.from_numpy(audio[i][start * p.hop_samples:(start + crop) * p.hop_samples].copy()))
+                piece = audio[i][start * p.hop_samples:(start + crop) * p.hop_samples]  # padded at the end, as lmnt's collator does
+                a.append(torch.from_numpy(np.pad(piece, (0, crop * p.hop_samples - len(piece)))))
                 m.append(torch.from_numpy(mels[i][:, start:start + crop].copy()))
             yield {"audio": torch.stack(a), "spectrogram": torch.stack(m)}
 random.seed(0); torch.manual_seed(0)
@@ -324,7 +325,8 @@ with torch.no_grad():
     for u in range(len(audio)):
         partner = mels[(u + 1) % len(audio)]
         for start in range(0, min(mels[u].shape[1], partner.shape[1]) - crop + 1, crop):
-            x = torch.from_numpy(audio[u][start * p.hop_samples:(start + crop) * p.hop_samples].copy())[None]
+            piece = audio[u][start * p.hop_samples:(start + crop) * p.hop_samples]
+            x = torch.from_numpy(np.pad(piece, (0, crop * p.hop_samples - len(piece))))[None]
             t = torch.randint(steps // 4, 3 * steps // 4, [1], generator=g)
             noise = torch.randn(x.shape, generator=g)
             noisy = level[t] ** 0.5 * x + (1 - level[t]) ** 0.5 * noise
