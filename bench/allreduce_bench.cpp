@@ -12,8 +12,8 @@
 #include <functional>
 #include <vector>
 
-#include "dist/communicator.h"
-#include "dist/process_group.h"
+#include "distributed/communicator.h"
+#include "distributed/process_group.h"
 
 using namespace diffwave;
 

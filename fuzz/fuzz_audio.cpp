@@ -6,7 +6,7 @@
 #include "audio/audio_io.h"
 #include "common/error.h"
 #include "fuzz_util.h"
-#include "input_check.h"
+#include "prep/input_check.h"
 
 using namespace diffwave;
 

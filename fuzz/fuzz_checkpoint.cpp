@@ -1,4 +1,4 @@
-// Safetensors checkpoint read (train/checkpoint.cpp). Two layouts of the input, chosen by its first
+// Safetensors checkpoint read (checkpoint/checkpoint_file.cpp). Two layouts of the input, chosen by its first
 // byte, so that mutations of the JSON header need not keep the length prefix right:
 //   'R' + bytes          the file, verbatim (length prefix, header, data)
 //   anything else        the header JSON up to the first NUL, then the data bytes; the harness
@@ -11,7 +11,7 @@
 
 #include "common/error.h"
 #include "fuzz_util.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_file.h"
 
 using namespace diffwave;
 

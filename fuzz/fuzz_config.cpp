@@ -9,7 +9,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "fuzz_util.h"
-#include "input_check.h"
+#include "prep/input_check.h"
 
 using namespace diffwave;
 

@@ -1,12 +1,12 @@
 // diffwave-prep's done-records (OUT/.prep/rank-RRRR.done.jsonl) and the per-rank results rank 0
-// decodes (data_prep/done_record.cpp). The input is a record file: load_trusted reads it against a
+// decodes (src/prep/done_record.cpp). The input is a record file: load_trusted reads it against a
 // shard folder holding one shard, each line goes through from_json_line, and the whole text through
 // decode_rank_results. Parsers may fail (nullopt, diffwave::Error), never crash; a block that
 // parses must encode and parse back to the same line.
 #include <filesystem>
 
 #include "common/error.h"
-#include "done_record.h"
+#include "prep/done_record.h"
 #include "fuzz_util.h"
 
 using namespace diffwave;

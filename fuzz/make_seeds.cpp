@@ -15,10 +15,10 @@
 #include "audio/audio_io.h"
 #include "common/config.h"
 #include "data/manifest.h"
-#include "done_record.h"
+#include "prep/done_record.h"
 #include "interop/torch_pickle.h"
-#include "sample/checkpoint_model.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_model.h"
+#include "checkpoint/checkpoint_file.h"
 
 using namespace diffwave;
 namespace fs = std::filesystem;

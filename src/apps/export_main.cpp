@@ -8,7 +8,7 @@
 #include "common/error.h"
 #include "interop/lmnt_export.h"
 #include "interop/lmnt_import.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_store.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Export a checkpoint as an lmnt-com/diffwave .pt (torch.load(path, weights_only=True); "

@@ -8,7 +8,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/host_memory.h"
-#include "dist/process_group.h"
+#include "distributed/process_group.h"
 #include "model/diffwave.h"
 #include "train/signals.h"
 #include "train/trainer.h"

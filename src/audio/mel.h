@@ -20,7 +20,7 @@ class MelSpectrogram {
   at::Tensor operator()(const at::Tensor& audio) const;
   // The magnitude mel before log compression (for tests and diagnostics).
   at::Tensor linear(const at::Tensor& audio) const;
-  // The framing, for metrics that must frame audio the same way (src/quality).
+  // The framing, for metrics that must frame audio the same way (src/audio).
   int sample_rate() const { return sample_rate_; }
   int n_fft() const { return n_fft_; }
   int hop() const { return hop_; }

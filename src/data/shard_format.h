@@ -1,5 +1,5 @@
 // Shard format v1, shared by the writer, the reader and diffwave-prep (described for users in
-// data_prep/README.md). A shard is one HDF5 file:
+// src/prep/README.md). A shard is one HDF5 file:
 //   /audio                 1-D, every utterance's samples concatenated: int16 PCM or float32
 //   /mel                   float32 [total_frames, n_mels], lmnt-normalised log-mel in [0, 1]
 //   /index/id              UTF-8 variable-length strings, one per utterance

@@ -6,7 +6,7 @@
 
 #include "common/error.h"
 #include "interop/torch_pickle.h"
-#include "sample/checkpoint_model.h"
+#include "checkpoint/checkpoint_model.h"
 
 namespace diffwave {
 namespace {

@@ -12,7 +12,8 @@
 
 #include "common/error.h"
 #include "interop/torch_pickle.h"
-#include "sample/checkpoint_model.h"
+#include "checkpoint/checkpoint_model.h"
+#include "checkpoint/train_state.h"
 
 namespace diffwave {
 
@@ -146,8 +147,9 @@ Checkpoint import_lmnt(const std::string& path, const std::optional<std::string>
     weights[name] = entry.value().toTensor();
   }
   auto model = make_model(config);
-  Checkpoint ck;
   const std::string origin = config_path ? *config_path : path + " (params)";
+  std::vector<std::string> names;
+  std::vector<at::Tensor> values;
   for (const auto& p : model->named_parameters()) {
     auto it = weights.find(p.key());
     if (it == weights.end())
@@ -155,31 +157,17 @@ Checkpoint import_lmnt(const std::string& path, const std::optional<std::string>
     if (!it->second.sizes().equals(p.value().sizes()))
       throw DataError(fmt::format("{}: weight '{}' has shape {}, the model of {} expects {}", path, p.key(),
                                   fmt::join(it->second.sizes(), "x"), origin, fmt::join(p.value().sizes(), "x")));
-    const auto w = it->second.to(at::kFloat).contiguous().clone();
-    ck.tensors["model/" + p.key()] = w;
-    ck.tensors["ema/" + p.key()] = w.clone();
-    ck.tensors["adam/exp_avg/" + p.key()] = at::zeros_like(w);
-    ck.tensors["adam/exp_avg_sq/" + p.key()] = at::zeros_like(w);
+    names.push_back(p.key());
+    values.push_back(it->second);
     weights.erase(it);
   }
   if (!weights.empty())
     throw DataError(fmt::format("{}: weight '{}' (and {} more) matches no parameter of the model of {}", path,
                                 weights.begin()->first, weights.size() - 1, origin));
-  // The trainer's resume restores the default generator from this: a fresh one seeded as a new run is.
-  ck.tensors["rng/cpu"] = at::make_generator<at::CPUGeneratorImpl>(static_cast<uint64_t>(config.train.seed)).get_state();
+  auto fresh = TrainState::fresh(config, names, values);
   const int64_t lmnt_step = dict.contains("step") && dict.at("step").isInt() ? dict.at("step").toInt() : 0;
-  ck.metadata = {{"step", "0"},
-                 {"epoch", "0"},
-                 {"data_cursor", "0"},
-                 {"adam_steps", "0"},
-                 {"skipped_steps", "0"},
-                 {"last_loss", "nan"},
-                 {"world_size", "1"},
-                 {"code_version", DIFFWAVE_VERSION},
-                 {"imported_from", path},
-                 {"imported_step", std::to_string(lmnt_step)},
-                 {"config", config.to_yaml()}};
-  return ck;
+  fresh.extra = {{"imported_from", path}, {"imported_step", std::to_string(lmnt_step)}};
+  return fresh.to_checkpoint();
 }
 
 }  // namespace diffwave

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/config.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_file.h"
 
 namespace diffwave {
 

@@ -39,13 +39,4 @@ std::vector<std::vector<size_t>> rank_batches(const std::vector<std::vector<size
   return mine;
 }
 
-uint64_t fnv1a64(const std::string& text) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
 }  // namespace diffwave

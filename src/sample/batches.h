@@ -22,7 +22,4 @@ std::vector<std::vector<size_t>> make_batches(const std::vector<SampleItem>& ite
 // Batches b with b % world == rank, in order.
 std::vector<std::vector<size_t>> rank_batches(const std::vector<std::vector<size_t>>& batches, int rank, int world);
 
-// FNV-1a, 64 bit: a stable hash of an utterance id for seeding (independent of the platform).
-uint64_t fnv1a64(const std::string& text);
-
 }  // namespace diffwave

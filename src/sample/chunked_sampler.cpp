@@ -10,10 +10,10 @@
 #include <memory>
 
 #include "common/error.h"
+#include "common/seeds.h"
 #include "model/bf16_autocast.h"
 #include "sample/batches.h"
 #include "sample/graphed_forward.h"
-#include "train/batch_plan.h"
 
 namespace diffwave {
 

@@ -13,7 +13,7 @@
 #include "data/manifest.h"
 #include "data/shard_format.h"
 #include "data/shard_reader.h"
-#include "dist/process_group.h"
+#include "distributed/process_group.h"
 
 namespace fs = std::filesystem;
 
@@ -96,7 +96,7 @@ class WavInputs : public SampleInputs {
       group.progress();
     }
     std::vector<std::string> lines;
-    for (const auto& part : group.allgather(mine.str(), "input lengths")) {
+    for (const auto& part : group.allgather_text(mine.str(), "input lengths")) {
       std::istringstream in(part);
       for (std::string line; std::getline(in, line);) lines.push_back(line);
     }

@@ -16,13 +16,13 @@
 #include "common/error.h"
 #include "common/output_paths.h"
 #include "common/png_image.h"
-#include "dist/device.h"
-#include "dist/process_group.h"
+#include "distributed/device.h"
+#include "distributed/process_group.h"
 #include "sample/batches.h"
-#include "sample/checkpoint_model.h"
+#include "checkpoint/checkpoint_model.h"
 #include "sample/chunked_sampler.h"
 #include "sample/concurrent_batches.h"
-#include "quality/vocoder_metrics.h"
+#include "audio/vocoder_metrics.h"
 #include "sample/sample_inputs.h"
 
 namespace fs = std::filesystem;
@@ -215,23 +215,22 @@ int run_sample_job(CheckpointModel& loaded, const SampleInputs& inputs, const Sa
   });
   const double wall = std::chrono::duration<double>(Clock::now() - start).count();
 
-  const auto stats =
-      group.gather(fmt::format("{} {} {:.17g} {:.17g}", group.rank(), files, audio_seconds, wall), 0, "stats gather");
-  const auto metric_parts = group.gather(metrics.str(), 0, "metrics gather");
+  struct RankStats {
+    int64_t files;
+    double audio_seconds, wall;
+  };
+  const auto stats = group.gather(RankStats{files, audio_seconds, wall}, 0, "stats gather");
+  const auto metric_parts = group.gather_text(metrics.str(), 0, "metrics gather");
   if (group.is_root()) {
     int64_t total_files = 0;
     double total_audio = 0, slowest = 0;
-    for (const auto& s : stats) {
-      std::istringstream in(s);
-      int rank = 0;
-      int64_t n = 0;
-      double a = 0, w = 0;
-      in >> rank >> n >> a >> w;
-      total_files += n;
-      total_audio += a;
-      slowest = std::max(slowest, w);
-      std::cout << fmt::format("rank {}: {} files, {:.2f} s of audio in {:.2f} s: real-time factor {:.3f}\n", rank, n,
-                               a, w, w > 0 ? a / w : 0.0);
+    for (size_t rank = 0; rank < stats.size(); ++rank) {
+      const auto& s = stats[rank];
+      total_files += s.files;
+      total_audio += s.audio_seconds;
+      slowest = std::max(slowest, s.wall);
+      std::cout << fmt::format("rank {}: {} files, {:.2f} s of audio in {:.2f} s: real-time factor {:.3f}\n", rank,
+                               s.files, s.audio_seconds, s.wall, s.wall > 0 ? s.audio_seconds / s.wall : 0.0);
     }
     std::cout << fmt::format("total: {} files written to {}, {:.2f} s of audio in {:.2f} s (slowest rank): real-time "
                              "factor {:.3f}\n",

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "train/batch_plan.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 namespace diffwave {
 

@@ -5,17 +5,11 @@
 #include <random>
 
 #include "common/error.h"
+#include "common/seeds.h"
 
 namespace diffwave {
 
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 // Uniform in [0, n) by rejection: exact, and the same on every platform (unlike
 // std::uniform_int_distribution, whose algorithm the standard leaves open).
@@ -30,12 +24,6 @@ uint64_t uniform_below(std::mt19937_64& rng, uint64_t n) {
 enum Stream : uint64_t { kShuffle = 1, kItem = 2, kNoise = 3 };
 
 }  // namespace
-
-uint64_t mix_seed(std::initializer_list<uint64_t> words) {
-  uint64_t h = 0x2545f4914f6cdd1dULL;
-  for (uint64_t w : words) h = splitmix64(h ^ splitmix64(w));
-  return h;
-}
 
 BatchPlan::BatchPlan(std::vector<int64_t> lengths, int64_t batch_size, int64_t crop, int64_t diffusion_steps,
                      uint64_t seed)

@@ -37,7 +37,4 @@ class BatchPlan {
   mutable std::vector<int64_t> cached_order_;
 };
 
-// SplitMix64 of a sequence of words: a well-mixed 64-bit key for seeding per-item randomness.
-uint64_t mix_seed(std::initializer_list<uint64_t> words);
-
 }  // namespace diffwave

@@ -27,10 +27,9 @@ at::Tensor on_device(const at::Tensor& x, const at::Device& device) {
 
 }  // namespace
 
-GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params, Adam& adam, Ema& ema,
-                         double max_grad_norm, LossKind loss, const at::Tensor& noise_level, bool bf16,
-                         const TrainingBatch& example, std::function<void()> between)
-    : graph_(std::make_unique<Graph>()), adam_(adam), ema_(ema), between_(std::move(between)) {
+GraphedStep::GraphedStep(const StepParts& parts, const TrainingBatch& example, std::function<void()> between)
+    : graph_(std::make_unique<Graph>()), parts_(parts), between_(std::move(between)) {
+  const auto& params = parts_.params;
   const auto device = params.front().device();
   if (!device.is_cuda()) throw Error("train.cuda_graphs needs the model on a GPU");
   audio_ = on_device(example.audio, device);
@@ -46,10 +45,6 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
   // uses every parameter in every step, so backward gives each one a gradient.)
   for (const auto& p : params) p.mutable_grad() = at::Tensor();
 
-  const auto& o = adam.options();
-  const std::vector<at::Tensor> steps(params.size(), step_);  // one count shared by every tensor
-  std::vector<at::Tensor> ema_weights = ema.weights();
-
   const c10::cuda::CUDAGuard guard(device);
   auto stream = c10::cuda::getStreamFromPool(false, device.index());
   // The autocast weight cache would hand the graph casts freed after capture: off meanwhile.
@@ -61,8 +56,8 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
     graph_->backward.capture_begin();
     at::Tensor value;
     {
-      Bf16Autocast autocast(bf16);
-      value = diffusion_loss(model, audio_, mel_, t_, noise_, noise_level, loss);
+      Bf16Autocast autocast(parts_.bf16);
+      value = diffusion_loss(parts_.model, audio_, mel_, t_, noise_, parts_.noise_level, parts_.loss);
     }
     value.backward();
     const auto loss_value = value.detach().to(at::kDouble);
@@ -71,17 +66,10 @@ GraphedStep::GraphedStep(DiffWave& model, const std::vector<at::Tensor>& params,
     std::vector<at::Tensor> grads;
     for (const auto& p : params) grads.push_back(p.grad());
     // The eager clipping (it reads nothing back), then the finite check on the device.
-    const auto norm = clip_grad_norm(params, max_grad_norm);
+    const auto norm = clip_grad_norm(params, parts_.max_grad_norm);
     const auto found_inf = at::logical_not(at::isfinite(norm)).to(at::kFloat);
-    at::_fused_adam_(params, grads, adam.exp_avg(), adam.exp_avg_sq(), {}, steps, lr_, o.beta1, o.beta2,
-                     o.weight_decay, o.eps, /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/std::nullopt,
-                     found_inf);
-    // ema += rate * (param - ema), with rate 0 on a skipped step (the weights are finite then).
-    std::vector<at::Tensor> detached;
-    for (const auto& p : params) detached.push_back(p.detach());
-    auto delta = at::_foreach_sub(detached, ema_weights);
-    at::_foreach_mul_(delta, (1.0 - found_inf) * ema_rate_);
-    at::_foreach_add_(ema_weights, delta);
+    parts_.adam->fused_step(grads, lr_, step_, found_inf);
+    parts_.ema->masked_update(params, ema_rate_, found_inf);
     result_ = at::stack({loss_value, norm.to(at::kDouble)});
     graph_->update.capture_end();
   }
@@ -94,8 +82,8 @@ at::Tensor GraphedStep::run(const TrainingBatch& batch, double lr) {
   t_.copy_(batch.t, true);
   noise_.copy_(batch.noise, true);
   lr_.fill_(lr);
-  step_.fill_(static_cast<double>(adam_.steps() + 1));
-  ema_rate_.fill_(1.0 - ema_.decay_at(adam_.steps() + 1));
+  step_.fill_(static_cast<double>(parts_.adam->steps() + 1));
+  ema_rate_.fill_(1.0 - parts_.ema->decay_at(parts_.adam->steps() + 1));
   graph_->backward.replay();
   if (between_) between_();
   graph_->update.replay();
@@ -104,9 +92,7 @@ at::Tensor GraphedStep::run(const TrainingBatch& batch, double lr) {
 #else
 struct GraphedStep::Graph {};
 
-GraphedStep::GraphedStep(DiffWave&, const std::vector<at::Tensor>&, Adam& adam, Ema& ema, double, LossKind,
-                         const at::Tensor&, bool, const TrainingBatch&, std::function<void()>)
-    : adam_(adam), ema_(ema) {
+GraphedStep::GraphedStep(const StepParts& parts, const TrainingBatch&, std::function<void()>) : parts_(parts) {
   throw Error("train.cuda_graphs: this build has no CUDA");
 }
 

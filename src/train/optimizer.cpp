@@ -47,6 +47,14 @@ void Adam::step() {
   at::_foreach_addcdiv_(params, exp_avg, denom, -step_size);
 }
 
+void Adam::fused_step(const std::vector<at::Tensor>& grads, const at::Tensor& lr, const at::Tensor& step,
+                      const at::Tensor& found_inf) {
+  const std::vector<at::Tensor> steps(params_.size(), step);  // one count shared by every tensor
+  at::_fused_adam_(params_, grads, exp_avg_, exp_avg_sq_, {}, steps, lr, options_.beta1, options_.beta2,
+                   options_.weight_decay, options_.eps, /*amsgrad=*/false, /*maximize=*/false,
+                   /*grad_scale=*/std::nullopt, found_inf);
+}
+
 at::Tensor clip_grad_norm(const std::vector<at::Tensor>& params, double max_norm) {
   c10::NoGradGuard no_grad;
   std::vector<at::Tensor> grads;
@@ -73,6 +81,15 @@ void Ema::update(const std::vector<at::Tensor>& params, int64_t n) {
   std::vector<at::Tensor> detached;
   for (const auto& p : params) detached.push_back(p.detach());
   at::_foreach_lerp_(weights_, detached, 1.0 - decay_at(n));
+}
+
+void Ema::masked_update(const std::vector<at::Tensor>& params, const at::Tensor& rate, const at::Tensor& found_inf) {
+  c10::NoGradGuard no_grad;
+  std::vector<at::Tensor> detached;
+  for (const auto& p : params) detached.push_back(p.detach());
+  auto delta = at::_foreach_sub(detached, weights_);
+  at::_foreach_mul_(delta, (1.0 - found_inf) * rate);
+  at::_foreach_add_(weights_, delta);
 }
 
 }  // namespace diffwave

@@ -1,6 +1,8 @@
-// The optimizer and the weight average of training.
-// Adam with PyTorch's update arithmetic (lmnt trains with torch.optim.Adam, default betas), its
-// state held as plain tensors so checkpoints can store and restore it exactly.
+// All the update arithmetic of training: Adam with PyTorch's arithmetic (lmnt trains with
+// torch.optim.Adam, default betas), gradient clipping and the weight average, each in an eager
+// form and, for Adam and the average, a form for CUDA graphs (device tensors for every scalar,
+// nothing read back). State is held as plain tensors so checkpoints store and restore it exactly
+// (checkpoint/train_state.h).
 #pragma once
 #include <ATen/core/Tensor.h>
 
@@ -17,6 +19,14 @@ class Adam {
   Adam(std::vector<at::Tensor> params, AdamOptions options);
   // One update from the parameters' .grad(); parameters without a gradient are left alone.
   void step();
+  // The same update as PyTorch's fused kernel (torch.optim.Adam(fused=True): equal to step() up
+  // to float rounding), for capture in a CUDA graph: lr and step (the update's 1-based number)
+  // are 0-d float32 device tensors filled before each replay, and nothing changes where
+  // found_inf is 1. The step count does not advance: call count_step() once the update is known
+  // to have been applied.
+  void fused_step(const std::vector<at::Tensor>& grads, const at::Tensor& lr, const at::Tensor& step,
+                  const at::Tensor& found_inf);
+  void count_step() { ++step_; }
   void set_lr(double lr) { options_.lr = lr; }
   double lr() const { return options_.lr; }
   const AdamOptions& options() const { return options_; }
@@ -46,6 +56,9 @@ class Ema {
   Ema(const std::vector<at::Tensor>& params, double decay, bool warmup = false);
   // Update number n (1-based: the optimiser's step count after its step).
   void update(const std::vector<at::Tensor>& params, int64_t n);
+  // ema += rate * (param - ema) with `rate` (1 - decay_at(n)) a 0-d device tensor, skipped
+  // where found_inf is 1: the form captured in a CUDA graph.
+  void masked_update(const std::vector<at::Tensor>& params, const at::Tensor& rate, const at::Tensor& found_inf);
   double decay_at(int64_t n) const;
   std::vector<at::Tensor>& weights() { return weights_; }
 

@@ -2,7 +2,7 @@
 // polls it, all ranks agree, checkpoint, and exit with kExitRequeue so the batch script knows to
 // requeue. SIGINT asks for the same clean stop.
 #pragma once
-#include "dist/group_watch.h"  // kExitStalled, the other early exit
+#include "distributed/group_watch.h"  // kExitStalled, the other early exit
 
 namespace diffwave {
 

@@ -187,8 +187,16 @@ TEST(Gpu, GraphedTrainingStepFollowsTheEagerStep) {
       eager_step(eager, batch_for(i, false));
       eager_step(graphed, batch_for(i, false));
     }
-    GraphedStep step(graphed.model, graphed.params, *graphed.adam, *graphed.ema, 1e9, LossKind::l1, level, bf16,
-                     batch_for(0, false));
+    StepParts parts;
+    parts.model = graphed.model;
+    parts.params = graphed.params;
+    parts.adam = graphed.adam.get();
+    parts.ema = graphed.ema.get();
+    parts.noise_level = level;
+    parts.loss = LossKind::l1;
+    parts.max_grad_norm = 1e9;
+    parts.bf16 = bf16;
+    GraphedStep step(parts, batch_for(0, false));
     for (int i = 3; i < 8; ++i) {
       SCOPED_TRACE(::testing::Message() << "step " << i);
       const bool poisoned = i == 5;

@@ -6,10 +6,10 @@
 
 #include <cstdio>
 
-#include "dist/communicator.h"
-#include "dist/device.h"
-#include "dist/gradient_reducer.h"
-#include "dist/process_group.h"
+#include "distributed/communicator.h"
+#include "distributed/device.h"
+#include "distributed/gradient_reducer.h"
+#include "distributed/process_group.h"
 #include "model/diffwave.h"
 #include "support/fixtures.h"
 
@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
       line = fmt::format("rank {} refused: {}", rank, e.what());
     }
-    const auto lines = group.gather(line);
+    const auto lines = group.gather_text(line, 0, "gather");
     for (const auto& l : lines) std::printf("%s\n", l.c_str());
     return 0;
   }
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
     }
     auto expected = torch::arange(n, torch::kDouble) * mean_factor + mean_offset;
     expect(torch::allclose(t.to(torch::kDouble), expected, 1e-6, 1e-4), "all-reduce mean of " + std::to_string(n), rank);
-    const auto sums = group.allgather(std::to_string(t.sum().item<double>()));
+    const auto sums = group.allgather_text(std::to_string(t.sum().item<double>()), "allgather");
     for (const auto& s : sums) expect(s == sums[0], "identical all-reduce result on every rank", rank);
   }
 
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
       expect(torch::allclose(params[i].grad(), expected[i], 1e-5, 1e-7),
              "reduced gradient " + std::to_string(i) + " with bucket cap " + std::to_string(cap), rank);
   }
-  const auto all_failures = group.max(failures);
+  const auto all_failures = group.allreduce(static_cast<long long>(failures), ReduceOp::max, "max");
   if (rank == 0) std::printf("allreduce_check: %d rank(s), %s\n", world, all_failures ? "FAILED" : "all checks passed");
   return all_failures ? 1 : 0;
 }

@@ -10,9 +10,9 @@
 
 #include "audio/audio_io.h"
 #include "interop/torch_pickle.h"
-#include "sample/checkpoint_model.h"
+#include "checkpoint/checkpoint_model.h"
 #include "support/prep_corpus.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_file.h"
 
 namespace fs = std::filesystem;
 using namespace diffwave;

@@ -13,7 +13,7 @@
 #include "common/error.h"
 #include "data/checksum.h"
 #include "support/prep_corpus.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_store.h"
 #include "train/signals.h"
 
 namespace fs = std::filesystem;

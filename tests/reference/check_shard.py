@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reads a diffwave-prep shard with h5py alone, the way a Python user would, and validates the
-v1 layout documented in data_prep/README.md. Prints a summary; exits non-zero on any problem.
+v1 layout documented in src/prep/README.md. Prints a summary; exits non-zero on any problem.
 
     python tests/reference/check_shard.py OUT/shards/shard-r0000-00000.h5 [--manifest OUT/manifest.json]
 """

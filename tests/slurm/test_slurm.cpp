@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "support/prep_corpus.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_store.h"
 #include "train/signals.h"
 
 extern char** environ;

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_store.h"
 
 namespace fs = std::filesystem;
 using namespace diffwave;

@@ -11,9 +11,9 @@
 #include "interop/lmnt_export.h"
 #include "interop/lmnt_import.h"
 #include "interop/torch_pickle.h"
-#include "sample/checkpoint_model.h"
+#include "checkpoint/checkpoint_model.h"
 #include "support/prep_corpus.h"
-#include "train/checkpoint.h"
+#include "checkpoint/checkpoint_file.h"
 
 using namespace diffwave;
 using namespace diffwave::test;

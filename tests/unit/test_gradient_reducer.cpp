@@ -5,7 +5,7 @@
 
 #include <mutex>
 
-#include "dist/gradient_reducer.h"
+#include "distributed/gradient_reducer.h"
 #include "model/diffwave.h"
 #include "support/fixtures.h"
 

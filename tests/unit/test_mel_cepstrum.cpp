@@ -10,7 +10,7 @@
 #include <random>
 
 #include "audio/audio_io.h"
-#include "quality/mel_cepstrum.h"
+#include "audio/mel_cepstrum.h"
 #include "support/fixtures.h"
 
 using namespace diffwave;

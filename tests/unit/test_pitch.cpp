@@ -11,7 +11,7 @@
 #include <random>
 
 #include "audio/audio_io.h"
-#include "quality/pitch.h"
+#include "audio/pitch.h"
 #include "support/fixtures.h"
 
 using namespace diffwave;

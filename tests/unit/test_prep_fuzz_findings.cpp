@@ -7,8 +7,8 @@
 #include "audio/audio_io.h"
 #include "common/error.h"
 #include "data/manifest.h"
-#include "done_record.h"
-#include "input_check.h"
+#include "prep/done_record.h"
+#include "prep/input_check.h"
 
 using namespace diffwave;
 

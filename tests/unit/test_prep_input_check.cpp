@@ -6,9 +6,9 @@
 #include <fstream>
 
 #include "common/error.h"
-#include "corpus.h"
+#include "data/corpus.h"
 #include "data/shard_format.h"
-#include "input_check.h"
+#include "prep/input_check.h"
 #include "support/prep_corpus.h"
 
 using namespace diffwave;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "common/config.h"
+#include "common/seeds.h"
 #include "diffusion/diffusion.h"
 #include "sample/batches.h"
 #include "sample/chunked_sampler.h"

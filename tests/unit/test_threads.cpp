@@ -14,7 +14,7 @@
 #include "support/prep_corpus.h"
 #include "train/batch_loader.h"
 #include "train/batch_plan.h"
-#include "train/dataset.h"
+#include "data/dataset.h"
 
 using namespace diffwave;
 using diffwave::test::TempDir;

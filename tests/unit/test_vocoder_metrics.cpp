@@ -12,7 +12,7 @@
 #include "audio/audio_io.h"
 #include "audio/mel.h"
 #include "common/config.h"
-#include "quality/vocoder_metrics.h"
+#include "audio/vocoder_metrics.h"
 #include "support/fixtures.h"
 
 using namespace diffwave;

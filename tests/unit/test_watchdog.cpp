@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "dist/watchdog.h"
+#include "distributed/watchdog.h"
 
 using namespace diffwave;
 
